@@ -1,0 +1,1 @@
+"""Hand-written NumPy models; ``registry`` lists them."""

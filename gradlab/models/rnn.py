@@ -1,0 +1,197 @@
+"""The vanilla (Elman) RNN with both biases, hand-written: forward, BPTT, and forward mode (RTRL).
+
+Equations (time-major, batch rows; REFERENCE.md sections 1 and 7):
+
+    z_t = x_t W_xh^T + h_{t-1} W_hh^T + b_h        (B, H)
+    h_t = tanh(z_t)                                 (B, H)
+    o_t = h_t W_hy^T + b_y                          (B, V)   the logits
+    L   = sum_{t,b} -log softmax(o_t)[y_t]          summed, not averaged
+
+Shapes: xs (T, B, D), targets (T, B) ints, h0 (B, H); W_xh (H, D), W_hh (H, H), W_hy (V, H),
+b_h (H,), b_y (V,). Weights keep the math's (out, in) orientation, the same matrices as PyTorch's
+``weight_ih_l0`` and ``weight_hh_l0`` (PyTorch's two biases b_ih + b_hh are our one b_h).
+
+BPTT (the backward): with dy_t = p_t - y_t and e_t = dy_t W_hy, the explicit dL_t/dh_t,
+
+    dh_t    = e_t + dh_next                         total gradient reaching h_t
+    dz_t    = dh_t * (1 - h_t^2)                    tanh' from the OUTPUT h_t, not from z_t
+    dh_next = dz_t W_hh                             (W_hh^T dz_t in column form)
+    dW_xh = sum_t dz_t^T x_t,  dW_hh = sum_t dz_t^T h_{t-1},  db_h = sum_t dz_t,  dh0 = dh_next
+
+Only the recurrence loops over t; the input projection, the output layer and every weight gradient
+are single (T*B)-row GEMMs. Every function is dtype-generic (float32, float64, complex128).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from gradlab.models._checks import check_sequence, check_state, infer_sizes, require_array
+from gradlab.models.losses import softmax_cross_entropy
+from gradlab.models.sizes import Sizes, check_dtype, uniform
+
+PARAM_SHAPES = {"W_xh": ("H", "D"), "W_hh": ("H", "H"), "W_hy": ("V", "H"), "b_h": ("H",), "b_y": ("V",)}
+STATE_NAMES = ("h0",)
+HIDDEN_BIAS = "b_h"
+RTRL_MAX_ELEMENTS = 50_000_000  # B*H*H*(H+D) sensitivities: ~400 MB in float64
+
+
+class RNNCache(NamedTuple):
+    """What the backward needs, and no more: the inputs and every hidden state."""
+
+    xs: np.ndarray  # (T, B, D)
+    hs: np.ndarray  # (T+1, B, H); hs[0] = h0, hs[t] = h_t
+
+
+def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """x W^T (+ b) over every leading axis as ONE GEMM: (..., in) x (out, in) -> (..., out)."""
+    y = (x.reshape(-1, x.shape[-1]) @ W.T).reshape(*x.shape[:-1], W.shape[0])
+    return y if b is None else y + b
+
+
+def outer_sum(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """sum over (t, b) of dy^T x as ONE GEMM: (T, B, out), (T, B, in) -> (out, in)."""
+    return dy.reshape(-1, dy.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+
+
+def init(sizes: Sizes, rng: np.random.Generator, dtype=np.float64) -> dict[str, np.ndarray]:
+    """Parameters drawn U(-1/sqrt(H), 1/sqrt(H)), biases included, as PyTorch's nn.RNN does."""
+    sizes = Sizes(*sizes).validate()
+    dtype, bound = check_dtype(dtype), 1.0 / np.sqrt(sizes.H)
+    dims = {"D": sizes.D, "H": sizes.H, "V": sizes.V}
+    return {k: uniform(rng, tuple(dims[s] for s in shape), bound, dtype) for k, shape in PARAM_SHAPES.items()}
+
+
+def _check(params, xs, targets, h0) -> dict[str, int]:
+    sizes = infer_sizes(params, PARAM_SHAPES)
+    T, B = check_sequence(xs, targets, D=sizes["D"], V=sizes["V"])
+    check_state("h0", h0, B, sizes["H"])
+    return {"T": T, "B": B, **sizes}
+
+
+def forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, RNNCache]:
+    """Run the RNN over xs (T, B, D) from h0 (B, H); return logits (T, B, V) and the cache."""
+    s = _check(params, xs, None, h0)
+    dtype = np.result_type(xs, h0, *params.values())
+    W_hh = params["W_hh"]
+    a = linear(xs, params["W_xh"], params["b_h"])  # (T, B, H): x_t W_xh^T + b_h for every t at once
+    hs = np.empty((s["T"] + 1, s["B"], s["H"]), dtype=dtype)
+    hs[0] = h0
+    for t in range(s["T"]):
+        hs[t + 1] = np.tanh(a[t] + hs[t] @ W_hh.T)  # h_t = tanh(z_t)
+    logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
+    return logits, RNNCache(xs, hs)
+
+
+def output_backward(params: dict, cache: RNNCache, dlogits: np.ndarray) -> tuple[dict, np.ndarray]:
+    """The output layer o_t = h_t W_hy^T + b_y: grads of W_hy, b_y, and e_t = dL_t/dh_t (T, B, H)."""
+    require_array("dlogits", dlogits, ndim=3, doc="(T, B, V)")
+    expected = (cache.hs.shape[0] - 1, cache.hs.shape[1], params["W_hy"].shape[0])
+    if dlogits.shape != expected:
+        raise ValueError(f"dlogits: expected shape (T, B, V) = {expected}, got {dlogits.shape}")
+    grads = {"W_hy": outer_sum(dlogits, cache.hs[1:]), "b_y": dlogits.sum(axis=(0, 1))}
+    return grads, dlogits @ params["W_hy"]  # e_t = (p_t - y_t) W_hy
+
+
+def recurrence_backward(W_hh: np.ndarray, hs: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """BPTT through h_t = tanh(z_t): dz (T, B, H) for every step, and dL/dh0 (B, H)."""
+    dz = np.empty_like(e, dtype=np.result_type(e, hs, W_hh))
+    dh_next = np.zeros_like(dz[0])
+    for t in reversed(range(e.shape[0])):
+        dh = e[t] + dh_next  # the direct term plus everything that flows back from h_{t+1}
+        dz[t] = dh * (1 - hs[t + 1] ** 2)  # tanh'(z_t) = 1 - h_t^2
+        dh_next = dz[t] @ W_hh  # dL/dh_{t-1} through z_t = ... + h_{t-1} W_hh^T
+    return dz, dh_next
+
+
+def hidden_grads(cache: RNNCache, dz: np.ndarray, dh0: np.ndarray) -> dict[str, np.ndarray]:
+    """Weight gradients of the recurrent layer from dz, each one (T*B)-row GEMM."""
+    return {
+        "W_xh": outer_sum(dz, cache.xs),  # sum_t dz_t^T x_t
+        "W_hh": outer_sum(dz, cache.hs[:-1]),  # sum_t dz_t^T h_{t-1}
+        "b_h": dz.sum(axis=(0, 1)),
+        "h0": dh0,
+    }
+
+
+def backward(params: dict, cache: RNNCache, dlogits: np.ndarray) -> dict[str, np.ndarray]:
+    """BPTT: grads of every parameter and of h0, from dlogits (T, B, V)."""
+    grads, e = output_backward(params, cache, dlogits)
+    dz, dh0 = recurrence_backward(params["W_hh"], cache.hs, e)
+    grads.update(hidden_grads(cache, dz, dh0))
+    return {k: grads[k] for k in (*PARAM_SHAPES, "h0")}
+
+
+def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray, reduction: str = "sum"):
+    """Loss (0-d) and grads (dict with every parameter and h0) in one call."""
+    _check(params, xs, targets, h0)
+    logits, cache = forward(params, xs, h0)
+    loss, dlogits = softmax_cross_entropy(logits, targets, reduction)
+    return loss, backward(params, cache, dlogits)
+
+
+def _explicit_dh(params, xs, targets, h0) -> tuple[RNNCache, np.ndarray]:
+    """Forward pass, then e_t = W_hy^T (p_t - y_t): the per-step gradient, NOT BPTT's total dh_t."""
+    _check(params, xs, targets, h0)
+    logits, cache = forward(params, xs, h0)
+    _, dlogits = softmax_cross_entropy(logits, targets)
+    return cache, dlogits @ params["W_hy"]
+
+
+def forward_mode_bias(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray) -> np.ndarray:
+    """dL/db_h (H,) by the forward-mode recursion, run forward in time alongside the RNN:
+
+        J_t = dh_t/db_h = diag(1 - h_t^2) (I + W_hh J_{t-1}),  J_0 = 0      per batch row: (B, H, H)
+        dL/db_h = sum_t J_t^T e_t,   e_t = W_hy^T (p_t - y_t)
+    """
+    cache, e = _explicit_dh(params, xs, targets, h0)
+    hs, W_hh = cache.hs, params["W_hh"]
+    B, H = hs.shape[1:]
+    eye = np.eye(H, dtype=hs.dtype)
+    J = np.zeros((B, H, H), dtype=hs.dtype)
+    g = np.zeros(H, dtype=np.result_type(hs, e))
+    for t in range(e.shape[0]):
+        J = (1 - hs[t + 1] ** 2)[:, :, None] * (eye + W_hh @ J)
+        g += np.einsum("bkj,bk->j", J, e[t])  # J_t^T e_t, summed over the batch
+    return g
+
+
+def rtrl(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray) -> dict[str, np.ndarray]:
+    """Full real-time recurrent learning: dL/dW_xh, dL/dW_hh, dL/db_h and dL/dh0 by forward mode.
+
+    Sensitivities per batch row, carried forward in time (REFERENCE.md section 7):
+        M_t[k,i,j] = dh_t[k]/dW_hh[i,j] = (1 - h_t[k]^2) (delta_ki h_{t-1}[j] + sum_l W_hh[k,l] M_{t-1}[l,i,j])
+        N_t[k,i,j] = dh_t[k]/dW_xh[i,j]: the same with x_t[j] in place of h_{t-1}[j]
+        J_t = dh_t/db_h as in forward_mode_bias;  K_t = dh_t/dh0 = diag(1 - h_t^2) W_hh K_{t-1},  K_0 = I
+    Costs O(B H^4) time per step and O(B H^3) memory, against BPTT's O(B H^2) and O(T B H).
+    """
+    cache, e = _explicit_dh(params, xs, targets, h0)
+    hs, xs_, W_hh = cache.hs, cache.xs, params["W_hh"]
+    B, H = hs.shape[1:]
+    D = xs_.shape[-1]
+    if B * H * H * (H + D) > RTRL_MAX_ELEMENTS:
+        raise ValueError(
+            f"rtrl: expected B*H*H*(H+D) <= {RTRL_MAX_ELEMENTS} sensitivities, got {B * H * H * (H + D)} "
+            f"(B={B}, H={H}, D={D}); use backward() for large sizes"
+        )
+    dtype = np.result_type(hs, e)
+    eye = np.eye(H, dtype=dtype)
+    M = np.zeros((B, H, H, H), dtype)  # dh/dW_hh
+    N = np.zeros((B, H, H, D), dtype)  # dh/dW_xh
+    J = np.zeros((B, H, H), dtype)  # dh/db_h
+    K = np.broadcast_to(eye, (B, H, H)).copy()  # dh/dh0 (h_0 = h0)
+    grads = {k: np.zeros(shape, dtype) for k, shape in
+             {"W_xh": (H, D), "W_hh": (H, H), "b_h": (H,), "h0": (B, H)}.items()}
+    for t in range(e.shape[0]):
+        d = (1 - hs[t + 1] ** 2)[:, :, None]  # (B, H, 1)
+        M = d[..., None] * (np.einsum("kl,blij->bkij", W_hh, M) + np.einsum("ki,bj->bkij", eye, hs[t]))
+        N = d[..., None] * (np.einsum("kl,blij->bkij", W_hh, N) + np.einsum("ki,bj->bkij", eye, xs_[t]))
+        J = d * (eye + W_hh @ J)
+        K = d * (W_hh @ K)
+        grads["W_hh"] += np.einsum("bkij,bk->ij", M, e[t])
+        grads["W_xh"] += np.einsum("bkij,bk->ij", N, e[t])
+        grads["b_h"] += np.einsum("bkj,bk->j", J, e[t])
+        grads["h0"] += np.einsum("bkj,bk->bj", K, e[t])  # per batch row: K_t^T e_t
+    return grads
