@@ -92,5 +92,6 @@ def compare(name: str, ours, theirs, tol: Tolerance, oracle: str) -> GradReport:
 
 def compare_all(ours: Mapping[str, np.ndarray], theirs: Mapping[str, np.ndarray], tol: Tolerance,
                 oracle: str) -> list[GradReport]:
-    """One GradReport per key of ``theirs`` (a key missing from ``ours`` fails)."""
-    return [compare(k, ours.get(k), theirs[k], tol, oracle) for k in theirs]
+    """One GradReport per key of ``theirs``, in the order of ``ours`` (a key missing from ``ours`` fails)."""
+    names = [k for k in ours if k in theirs] + [k for k in theirs if k not in ours]
+    return [compare(k, ours.get(k), theirs[k], tol, oracle) for k in names]

@@ -36,10 +36,6 @@ class Model:
         return self.module.STATE_NAMES
 
     @property
-    def hidden_bias(self) -> str:
-        return self.module.HIDDEN_BIAS
-
-    @property
     def init(self) -> Callable:
         return self.module.init
 

@@ -34,7 +34,6 @@ from gradlab.models.sizes import Sizes, check_dtype, uniform
 
 PARAM_SHAPES = {"W_xh": ("H", "D"), "W_hh": ("H", "H"), "W_hy": ("V", "H"), "b_h": ("H",), "b_y": ("V",)}
 STATE_NAMES = ("h0",)
-HIDDEN_BIAS = "b_h"
 RTRL_MAX_ELEMENTS = 50_000_000  # B*H*H*(H+D) sensitivities: ~400 MB in float64
 
 
@@ -140,8 +139,8 @@ def _explicit_dh(params, xs, targets, h0) -> tuple[RNNCache, np.ndarray]:
     return cache, dlogits @ params["W_hy"]
 
 
-def forward_mode_bias(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray) -> np.ndarray:
-    """dL/db_h (H,) by the forward-mode recursion, run forward in time alongside the RNN:
+def forward_mode_bias(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray) -> dict[str, np.ndarray]:
+    """{"b_h": dL/db_h (H,)} by the forward-mode recursion, run forward in time alongside the RNN:
 
         J_t = dh_t/db_h = diag(1 - h_t^2) (I + W_hh J_{t-1}),  J_0 = 0      per batch row: (B, H, H)
         dL/db_h = sum_t J_t^T e_t,   e_t = W_hy^T (p_t - y_t)
@@ -155,7 +154,7 @@ def forward_mode_bias(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.
     for t in range(e.shape[0]):
         J = (1 - hs[t + 1] ** 2)[:, :, None] * (eye + W_hh @ J)
         g += np.einsum("bkj,bk->j", J, e[t])  # J_t^T e_t, summed over the batch
-    return g
+    return {"b_h": g}
 
 
 def rtrl(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray) -> dict[str, np.ndarray]:

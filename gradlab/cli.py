@@ -1,0 +1,146 @@
+"""The command line: each command parses its arguments, calls one library function, and renders.
+
+``main(argv) -> int`` is the one place that turns errors into a message and an exit code:
+0 success, 1 a check failed, 2 bad arguments or could not run (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from gradlab.models.sizes import Sizes
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="gradlab: hand-written BPTT, verified against JAX autodiff, finite differences and PyTorch.",
+    rich_markup_mode=None,
+)
+out = Console()
+if not out.is_terminal:  # piped or captured: wide enough for the verify table, never wrapped mid-row
+    out.width = max(out.width, 132)
+err = Console(stderr=True, soft_wrap=True)  # error messages stay on one line
+
+
+class CheckFailed(Exception):
+    """A check ran and found a failure: exit code 1."""
+
+
+@app.command(epilog="Examples:  gradlab verify | gradlab verify --models rnn --sizes 8,2,5,7,3 --dtype float32 "
+                    "| gradlab verify --json > report.json")
+def verify(
+    models: str = typer.Option("all", help="Comma-separated model names (see `gradlab info`), or all."),
+    oracles: str = typer.Option("all", help="Comma-separated: jax-reverse, jax-forward, central, complex-step, "
+                                           "rtrl, forward-bias; or all."),
+    sizes: str = typer.Option("5,3,4,6,7", help="T,B,D,H,V: steps, batch, inputs, hidden units, outputs."),
+    dtype: str = typer.Option("float64", help="dtype of the hand-written model: float64 or float32."),
+    seed: int = typer.Option(0, help="Seed of the random problem (parameters, states, inputs, targets)."),
+    max_probe: int = typer.Option(256, help="Per-element oracles probe at most this many entries per parameter."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full report as JSON instead of a table."),
+):
+    """Check every model's hand-written gradients against every oracle (exit 1 if any fails)."""
+    from gradlab import verify as v
+    from gradlab.models.registry import MODELS
+
+    model_names = v.parse_names(models, MODELS, "models")
+    oracle_names = v.parse_names(oracles, v.ORACLE_ORDER, "oracles")
+    parsed = Sizes.parse(sizes)
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype: expected float32 or float64, got {dtype!r}")
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task("verifying", total=v.count_steps(model_names, oracle_names))
+
+        def advance(model: str, oracle: str) -> None:
+            bar.update(task, advance=1, description=f"{model} vs {oracle}")
+
+        result = v.verify(model_names, oracle_names, parsed, dtype, seed, max_probe, progress=advance)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        _print_verify(result)
+    if not result.ok:
+        raise CheckFailed(f"{len(result.failures())} check(s) failed")
+
+
+def _print_verify(result) -> None:
+    from gradlab.models.registry import get
+
+    s = result.sizes
+    for m in result.models:
+        oracles = list(m.reports)
+        table = Table(title=f"{m.model}: {get(m.model).title}\nT={s.T} B={s.B} D={s.D} H={s.H} V={s.V}, "
+                            f"{result.dtype}, seed {result.seed}, loss {m.loss:.6g}",
+                      title_justify="left")
+        table.add_column("parameter")
+        for o in oracles:
+            table.add_column(f"{o}\nrtol {m.reports[o][0].rtol:.0e}", justify="right")
+        names = list(dict.fromkeys(r.name for rs in m.reports.values() for r in rs))
+        for name in names:
+            cells = []
+            for o in oracles:
+                r = next((r for r in m.reports[o] if r.name == name), None)
+                cells.append("-" if r is None else
+                             f"[green]{r.max_rel_err:.1e} ok[/]" if r.ok else f"[bold red]{r.max_rel_err:.1e} FAIL[/]")
+            table.add_row(name, *cells)
+        out.print(table)
+    checks = sum(len(rs) for m in result.models for rs in m.reports.values())
+    failures = result.failures()
+    for r in failures:
+        out.print(f"[red]{r.text()}[/]")
+    out.print(f"{checks - len(failures)} of {checks} checks passed "
+              f"(max relative error, floored; see gradlab/tolerances.py).")
+
+
+@app.command(epilog="Examples:  gradlab derive | gradlab derive rnn_bias | gradlab derive rnn_bias --latex")
+def derive(
+    names: list[str] = typer.Argument(None, help="Derivation scripts to run (default: all)."),
+    latex: bool = typer.Option(False, "--latex", help="Emit the identities as LaTeX for course notes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+):
+    """Prove the identities the derivations stand on (SymPy); print 'proved' or the residual."""
+    import derivations
+
+    results = derivations.run(list(names) if names else None)
+    if as_json:
+        print(json.dumps([r.to_dict() for r in results], indent=2))
+    elif latex:
+        print(derivations.render_latex(results))
+    else:
+        print(derivations.render_text(results))
+    if derivations.exit_code(results):
+        raise CheckFailed("an identity did not hold")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 1 a check failed, 2 bad arguments or could not run)."""
+    try:
+        app(args=argv if argv is not None else sys.argv[1:], prog_name="gradlab", standalone_mode=False)
+        return 0
+    except CheckFailed as exc:
+        err.print(f"gradlab: {exc}", highlight=False)
+        return 1
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("gradlab: aborted", highlight=False)
+        return 2
+    except typer.TyperException as exc:  # usage errors: unknown option, bad value, missing argument
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `gradlab`: show the help, as a help request
+            print(exc.format_message())
+            return 0
+        err.print(f"gradlab: {exc.format_message()} (see gradlab --help)", highlight=False, markup=False)
+        return 2
+    except (ValueError, TypeError, OSError) as exc:
+        err.print(f"gradlab: error: {exc}", highlight=False, markup=False)
+        return 2
+
+
+def entry() -> None:
+    sys.exit(main())
