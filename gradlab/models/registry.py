@@ -13,7 +13,7 @@ from types import ModuleType
 
 import numpy as np
 
-from gradlab.models import rnn
+from gradlab.models import gru, lstm, rnn
 from gradlab.models.losses import softmax_cross_entropy
 from gradlab.models.sizes import Sizes, check_dtype
 
@@ -89,6 +89,9 @@ class Model:
 
 MODELS: dict[str, Model] = {
     "rnn": Model("rnn", "vanilla RNN, biases b_h and b_y (min-char-rnn, nn.RNN + Linear)", rnn, ("rtrl",)),
+    "lstm": Model("lstm", "LSTM, gates i, f, g, o stacked as in nn.LSTM, one bias b", lstm),
+    "gru": Model("gru", "GRU, reset after the matmul (nn.GRU, cuDNN, Keras reset_after)", gru.RESET_AFTER),
+    "gru-cho": Model("gru-cho", "GRU, reset before the matmul (Cho et al. 2014)", gru.RESET_BEFORE),
 }
 
 

@@ -43,7 +43,57 @@ def rnn_loss(theta: Mapping[str, jnp.ndarray], xs: jnp.ndarray, targets: jnp.nda
     return cross_entropy_sum(logits, targets)
 
 
-LOSSES: dict[str, Callable] = {"rnn": rnn_loss}
+def lstm_loss(theta: Mapping[str, jnp.ndarray], xs: jnp.ndarray, targets: jnp.ndarray) -> jnp.ndarray:
+    """LSTM, PyTorch gates [i, f, g, o] = split(W_x x + W_h h + b, 4); c = f c + i g; h = o tanh c.
+
+    theta holds W_x (4H, D), W_h (4H, H), b (4H,), W_hy, b_y and the initial carry h0, c0 (B, H).
+    """
+
+    def step(carry, x):
+        h, c = carry
+        pre = jnp.einsum("gd,bd->bg", theta["W_x"], x) + jnp.einsum("gk,bk->bg", theta["W_h"], h) + theta["b"]
+        i, f, g, o = jnp.split(pre, 4, axis=-1)
+        c_new = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        h_new = jax.nn.sigmoid(o) * jnp.tanh(c_new)
+        return (h_new, c_new), h_new
+
+    _, hs = lax.scan(step, (theta["h0"], theta["c0"]), xs)  # (T, B, H)
+    logits = jnp.einsum("vh,tbh->tbv", theta["W_hy"], hs) + theta["b_y"]
+    return cross_entropy_sum(logits, targets)
+
+
+def _gru_loss(theta, xs, targets, reset_after: bool) -> jnp.ndarray:
+    """GRU with rows [r, z, n]; the candidate's reset applied after (PyTorch) or before (Cho) W_hn."""
+    W_hr, W_hz, W_hn = jnp.split(theta["W_h"], 3, axis=0)
+    b_hr, b_hz, b_hn = jnp.split(theta["b_h"], 3)
+
+    def step(h, x):
+        x_r, x_z, x_n = jnp.split(jnp.einsum("gd,bd->bg", theta["W_x"], x) + theta["b_x"], 3, axis=-1)
+        r = jax.nn.sigmoid(x_r + jnp.einsum("jk,bk->bj", W_hr, h) + b_hr)
+        z = jax.nn.sigmoid(x_z + jnp.einsum("jk,bk->bj", W_hz, h) + b_hz)
+        if reset_after:
+            n = jnp.tanh(x_n + r * (jnp.einsum("jk,bk->bj", W_hn, h) + b_hn))
+        else:
+            n = jnp.tanh(x_n + jnp.einsum("jk,bk->bj", W_hn, r * h) + b_hn)
+        h_new = n + z * (h - n)  # = (1 - z) n + z h
+        return h_new, h_new
+
+    _, hs = lax.scan(step, theta["h0"], xs)
+    logits = jnp.einsum("vh,tbh->tbv", theta["W_hy"], hs) + theta["b_y"]
+    return cross_entropy_sum(logits, targets)
+
+
+def gru_loss(theta, xs, targets) -> jnp.ndarray:
+    """GRU, reset after the matmul (PyTorch/cuDNN): n = tanh(W_xn x + b_xn + r (W_hn h + b_hn))."""
+    return _gru_loss(theta, xs, targets, reset_after=True)
+
+
+def gru_cho_loss(theta, xs, targets) -> jnp.ndarray:
+    """GRU, reset before the matmul (Cho et al. 2014): n = tanh(W_xn x + b_xn + W_hn (r h) + b_hn)."""
+    return _gru_loss(theta, xs, targets, reset_after=False)
+
+
+LOSSES: dict[str, Callable] = {"rnn": rnn_loss, "lstm": lstm_loss, "gru": gru_loss, "gru-cho": gru_cho_loss}
 
 
 def _loss(model: str) -> Callable:

@@ -1,0 +1,246 @@
+"""The GRU in both reset conventions, hand-written: forward, BPTT, forward mode for b_x and b_h.
+
+Rows are stacked in PyTorch's order r, z, n: W_x = [W_xr; W_xz; W_xn] (3H, D), W_h = [W_hr; W_hz; W_hn]
+(3H, H), and two biases b_x = [b_xr; b_xz; b_xn], b_h = [b_hr; b_hz; b_hn] (3H,), PyTorch's ``bias_ih_l0``
+and ``bias_hh_l0``. Time-major, batch rows (REFERENCE.md section 3):
+
+    r_t = sigma(x_t W_xr^T + b_xr + h_{t-1} W_hr^T + b_hr)          (B, H)  reset gate
+    z_t = sigma(x_t W_xz^T + b_xz + h_{t-1} W_hz^T + b_hz)          (B, H)  update gate
+    reset="after"  (PyTorch, cuDNN, Keras reset_after=True; the default):
+        n_t = tanh(x_t W_xn^T + b_xn + r_t * (h_{t-1} W_hn^T + b_hn))
+    reset="before" (Cho et al. 2014, Keras reset_after=False):
+        n_t = tanh(x_t W_xn^T + b_xn + (r_t * h_{t-1}) W_hn^T + b_hn)
+    h_t = (1 - z_t) * n_t + z_t * h_{t-1}                            z keeps the old state, in both
+    s_t = h_t W_hy^T + b_y;   L = sum_{t,b} -log softmax(s_t)[y_t]
+
+Under reset="before" b_hn is still a parameter, added after the matmul, so it sits beside b_xn and
+only their sum matters: db_hn == db_xn exactly. Under reset="after" b_hn is gated by r and differs.
+The r and z rows of b_x and b_h get equal gradients in both conventions.
+
+BPTT, with e_t = (p_t - y_t) W_hy and dh = e_t + dh_next:
+
+    dn = dh (1 - z),  dz = dh (h_{t-1} - n),  da_n = dn (1 - n^2),  da_z = dz z (1 - z)
+    after:  q = h_{t-1} W_hn^T + b_hn;  dr = da_n q;  dq = da_n r
+            input side [da_r, da_z, da_n], hidden side [da_r, da_z, dq]
+            dh_next = dh z + [da_r, da_z, dq] W_h
+    before: s = r h_{t-1};  ds = da_n W_hn;  dr = ds h_{t-1}
+            input side = hidden side = [da_r, da_z, da_n]
+            dh_next = dh z + [da_r, da_z] [W_hr; W_hz] + ds r
+    da_r = dr r (1 - r);  dW_x = sum_t da_x^T x_t;  dW_h rows r, z: sum_t da^T h_{t-1};
+    row n: sum_t dq^T h_{t-1} (after) or sum_t da_n^T s_t (before)
+
+Only the recurrence loops over t; the input projection, the output layer and every weight gradient
+are single (T*B)-row GEMMs. Dtype-generic (float32, float64, complex128). The cache records the
+convention that made it, so ``backward`` needs no flag; the registry lists the two conventions as
+the models "gru" and "gru-cho" through ``convention(reset)``.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from types import ModuleType
+from typing import NamedTuple
+
+import numpy as np
+
+from gradlab.models._checks import check_sequence, check_state, infer_sizes
+from gradlab.models.losses import softmax_cross_entropy
+from gradlab.models.lstm import sigmoid
+from gradlab.models.rnn import linear, outer_sum, output_backward
+from gradlab.models.sizes import Sizes, check_dtype, uniform
+
+PARAM_SHAPES = {"W_x": ("3H", "D"), "W_h": ("3H", "H"), "b_x": ("3H",), "b_h": ("3H",), "W_hy": ("V", "H"),
+                "b_y": ("V",)}
+STATE_NAMES = ("h0",)
+GATES = ("r", "z", "n")  # PyTorch's row order
+RESETS = {"after": "PyTorch/cuDNN/Keras reset_after: r * (h W_hn^T + b_hn)",
+          "before": "Cho et al. 2014: (r * h) W_hn^T + b_hn"}
+
+
+class GRUCache(NamedTuple):
+    """What the backward needs: the inputs, every state, the activated gates, and the convention."""
+
+    xs: np.ndarray  # (T, B, D)
+    hs: np.ndarray  # (T+1, B, H); hs[0] = h0
+    gates: np.ndarray  # (T, B, 3H) = [r | z | n], activated
+    reset: str  # "after" or "before"
+
+
+def check_reset(reset) -> str:
+    if reset not in RESETS:
+        raise ValueError(f"reset: expected 'after' ({RESETS['after']}) or 'before' ({RESETS['before']}), "
+                         f"got {reset!r}")
+    return reset
+
+
+def split_gates(x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(..., 3H) -> the three (..., H) blocks r, z, n (views)."""
+    H = x.shape[-1] // 3
+    return x[..., :H], x[..., H:2 * H], x[..., 2 * H:]
+
+
+def init(sizes: Sizes, rng: np.random.Generator, dtype=np.float64) -> dict[str, np.ndarray]:
+    """Parameters drawn U(-1/sqrt(H), 1/sqrt(H)), both biases included, as PyTorch's nn.GRU does."""
+    sizes = Sizes(*sizes).validate()
+    dtype, bound = check_dtype(dtype), 1.0 / np.sqrt(sizes.H)
+    dims = {"D": sizes.D, "H": sizes.H, "V": sizes.V, "3H": 3 * sizes.H}
+    return {k: uniform(rng, tuple(dims[s] for s in shape), bound, dtype) for k, shape in PARAM_SHAPES.items()}
+
+
+def _check(params, xs, targets, h0) -> dict[str, int]:
+    sizes = infer_sizes(params, PARAM_SHAPES)
+    T, B = check_sequence(xs, targets, D=sizes["D"], V=sizes["V"])
+    check_state("h0", h0, B, sizes["H"])
+    return {"T": T, "B": B, **sizes}
+
+
+def forward(params: dict, xs: np.ndarray, h0: np.ndarray, *, reset: str = "after") -> tuple[np.ndarray, GRUCache]:
+    """Run the GRU over xs (T, B, D) from h0 (B, H); return logits (T, B, V) and the cache."""
+    check_reset(reset)
+    s = _check(params, xs, None, h0)
+    T, B, H = s["T"], s["B"], s["H"]
+    dtype = np.result_type(xs, h0, *params.values())
+    W_h, b_h = params["W_h"], params["b_h"]
+    a_x = linear(xs, params["W_x"], params["b_x"])  # (T, B, 3H): x_t W_x^T + b_x for every t at once
+    hs, gates = np.empty((T + 1, B, H), dtype), np.empty((T, B, 3 * H), dtype)
+    hs[0] = h0
+    for t in range(T):
+        h = hs[t]
+        if reset == "after":
+            a_h = linear(h, W_h, b_h)  # (B, 3H): all three hidden-side rows in one GEMM
+            rz = sigmoid(a_x[t, :, :2 * H] + a_h[:, :2 * H])  # [r | z]
+            n = np.tanh(a_x[t, :, 2 * H:] + rz[:, :H] * a_h[:, 2 * H:])  # r * (h W_hn^T + b_hn)
+        else:
+            rz = sigmoid(a_x[t, :, :2 * H] + linear(h, W_h[:2 * H], b_h[:2 * H]))
+            n = np.tanh(a_x[t, :, 2 * H:] + linear(rz[:, :H] * h, W_h[2 * H:], b_h[2 * H:]))  # (r * h) W_hn^T
+        gates[t] = np.concatenate([rz, n], axis=-1)
+        z = rz[:, H:]
+        hs[t + 1] = (1 - z) * n + z * h  # h_t = (1 - z) n + z h_{t-1}
+    logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
+    return logits, GRUCache(xs, hs, gates, reset)
+
+
+def recurrence_backward(params: dict, cache: GRUCache, e: np.ndarray):
+    """BPTT through the GRU: da_x (T, B, 3H) input side, da_h (T, B, 3H) hidden side, dL/dh0 (B, H)."""
+    reset = check_reset(cache.reset)
+    W_h, hs = params["W_h"], cache.hs
+    H = hs.shape[-1]
+    W_hrz, W_hn = W_h[:2 * H], W_h[2 * H:]
+    if reset == "after":
+        q = linear(hs[:-1], W_hn, params["b_h"][2 * H:])  # (T, B, H): h_{t-1} W_hn^T + b_hn, one GEMM
+    da_x = np.empty((*e.shape[:2], 3 * H), dtype=np.result_type(e, cache.gates, W_h))
+    da_h = np.empty_like(da_x)
+    dh_next = np.zeros_like(da_x[0, :, :H])
+    for t in reversed(range(e.shape[0])):
+        r, z, n = split_gates(cache.gates[t])
+        h_prev = hs[t]
+        dh = e[t] + dh_next  # the direct term plus everything that flows back from h_{t+1}
+        dn = dh * (1 - z)  # h = (1 - z) n + z h_prev
+        dz = dh * (h_prev - n)
+        da_n = dn * (1 - n**2)  # n = tanh(a_n)
+        if reset == "after":
+            dr, dq = da_n * q[t], da_n * r  # a_n = a_xn + r * q
+        else:
+            ds = da_n @ W_hn  # a_n = a_xn + s W_hn^T + b_hn, s = r * h_prev
+            dr = ds * h_prev
+        da_rz = np.concatenate([dr * r * (1 - r), dz * z * (1 - z)], axis=-1)  # sigma' from the outputs
+        da_x[t] = np.concatenate([da_rz, da_n], axis=-1)
+        if reset == "after":
+            da_h[t] = np.concatenate([da_rz, dq], axis=-1)  # a_h = h_prev W_h^T + b_h, all three rows
+            dh_next = dh * z + da_h[t] @ W_h
+        else:
+            da_h[t] = da_x[t]  # b_h sits beside b_x in every row
+            dh_next = dh * z + da_rz @ W_hrz + ds * r
+    return da_x, da_h, dh_next
+
+
+def hidden_grads(cache: GRUCache, da_x: np.ndarray, da_h: np.ndarray, dh0: np.ndarray) -> dict[str, np.ndarray]:
+    """Weight gradients of the recurrent layer, each one (T*B)-row GEMM."""
+    h_prev = cache.hs[:-1]
+    if cache.reset == "after":
+        dW_h = outer_sum(da_h, h_prev)  # sum_t da_h^T h_{t-1}
+    else:
+        H = h_prev.shape[-1]
+        s = split_gates(cache.gates)[0] * h_prev  # s_t = r_t * h_{t-1}, the input of the W_hn rows
+        dW_h = np.concatenate([outer_sum(da_h[..., :2 * H], h_prev), outer_sum(da_h[..., 2 * H:], s)])
+    return {"W_x": outer_sum(da_x, cache.xs), "W_h": dW_h, "b_x": da_x.sum(axis=(0, 1)),
+            "b_h": da_h.sum(axis=(0, 1)), "h0": dh0}
+
+
+def backward(params: dict, cache: GRUCache, dlogits: np.ndarray) -> dict[str, np.ndarray]:
+    """BPTT in the convention recorded in the cache: grads of every parameter and of h0."""
+    grads, e = output_backward(params, cache, dlogits)  # W_hy, b_y, and e_t = (p_t - y_t) W_hy
+    da_x, da_h, dh0 = recurrence_backward(params, cache, e)
+    grads.update(hidden_grads(cache, da_x, da_h, dh0))
+    return {k: grads[k] for k in (*PARAM_SHAPES, "h0")}
+
+
+def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray, reduction: str = "sum",
+                   *, reset: str = "after"):
+    """Loss (0-d) and grads (dict with every parameter and h0) in one call."""
+    check_reset(reset)
+    _check(params, xs, targets, h0)
+    logits, cache = forward(params, xs, h0, reset=reset)
+    loss, dlogits = softmax_cross_entropy(logits, targets, reduction)
+    return loss, backward(params, cache, dlogits)
+
+
+def forward_mode_bias(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray, *,
+                      reset: str = "after") -> dict[str, np.ndarray]:
+    """{"b_x": dL/db_x, "b_h": dL/db_h} (3H,) each, by forward mode over beta = [b_x; b_h] (6H,).
+
+    J_t = dh_t/dbeta (B, H, 6H), J_0 = 0; E_x = [I 0], E_h = [0 I] pick b_x, b_h out of beta:
+        after:  A = E_h + W_h J_{t-1}  (d of h W_h^T + b_h);  [R; Z] = slopes * (E_x[:2H] + A[:2H])
+                N = (1 - n^2) (E_x[2H:] + R q + r A[2H:]),   q = h_{t-1} W_hn^T + b_hn
+        before: [R; Z] = slopes * (E_x[:2H] + E_h[:2H] + W_hrz J_{t-1});  S = R h_{t-1} + r J_{t-1}
+                N = (1 - n^2) (E_x[2H:] + E_h[2H:] + W_hn S)
+        J_t = (1 - z) N + (h_{t-1} - n) Z + z J_{t-1};    dL/dbeta = sum_t J_t^T e_t
+    """
+    check_reset(reset)
+    _check(params, xs, targets, h0)
+    logits, cache = forward(params, xs, h0, reset=reset)
+    e = softmax_cross_entropy(logits, targets)[1] @ params["W_hy"]  # the explicit dL_t/dh_t (T, B, H)
+    W_h, hs = params["W_h"], cache.hs
+    B, H = hs.shape[1:]
+    dtype = np.result_type(cache.gates, e)
+    eye = np.eye(6 * H, dtype=dtype)
+    E_x, E_h = eye[:3 * H], eye[3 * H:]  # (3H, 6H) each
+    J = np.zeros((B, H, 6 * H), dtype)
+    grad = np.zeros(6 * H, dtype)
+    if reset == "after":
+        q_all = linear(hs[:-1], W_h[2 * H:], params["b_h"][2 * H:])  # (T, B, H): h_{t-1} W_hn^T + b_hn
+    for t in range(e.shape[0]):
+        r, z, n = (x[..., None] for x in split_gates(cache.gates[t]))  # (B, H, 1) each
+        h_prev = hs[t][..., None]
+        rz = np.concatenate([r, z], axis=1)
+        if reset == "after":
+            A = E_h + W_h @ J  # (B, 3H, 6H)
+            RZ = rz * (1 - rz) * (E_x[:2 * H] + A[:, :2 * H])
+            N = (1 - n**2) * (E_x[2 * H:] + RZ[:, :H] * q_all[t][..., None] + r * A[:, 2 * H:])
+        else:
+            RZ = rz * (1 - rz) * (E_x[:2 * H] + E_h[:2 * H] + W_h[:2 * H] @ J)
+            S = RZ[:, :H] * h_prev + r * J
+            N = (1 - n**2) * (E_x[2 * H:] + E_h[2 * H:] + W_h[2 * H:] @ S)
+        J = (1 - z) * N + (h_prev - n) * RZ[:, H:] + z * J
+        grad += np.einsum("bkj,bk->j", J, e[t])  # J_t^T e_t, summed over the batch
+    return {"b_x": grad[:3 * H], "b_h": grad[3 * H:]}
+
+
+def convention(reset: str) -> ModuleType:
+    """A module-like view of this file with ``reset`` bound: what the registry lists as a model.
+
+    It has the contract's names (PARAM_SHAPES, STATE_NAMES, init, forward, backward, loss_and_grads,
+    forward_mode_bias) with the signatures of rnn.py, plus RESET.
+    """
+    check_reset(reset)
+    view = ModuleType(f"{__name__}[reset={reset}]", f"GRU, reset {reset} the matmul: {RESETS[reset]}")
+    view.__dict__.update(
+        PARAM_SHAPES=PARAM_SHAPES, STATE_NAMES=STATE_NAMES, RESET=reset, init=init, backward=backward,
+        forward=partial(forward, reset=reset), loss_and_grads=partial(loss_and_grads, reset=reset),
+        forward_mode_bias=partial(forward_mode_bias, reset=reset),
+    )
+    return view
+
+
+RESET_AFTER = convention("after")  # registry "gru"
+RESET_BEFORE = convention("before")  # registry "gru-cho"

@@ -1,0 +1,222 @@
+"""The LSTM in PyTorch's convention, hand-written: forward, BPTT through h and c, forward mode for b.
+
+Equations (time-major, batch rows; REFERENCE.md section 2). The gates are stacked in PyTorch's row
+order i, f, g, o, so W_x = [W_xi; W_xf; W_xg; W_xo] and so on:
+
+    a_t = x_t W_x^T + h_{t-1} W_h^T + b        (B, 4H) = [a_i | a_f | a_g | a_o]
+    i_t = sigma(a_i),  f_t = sigma(a_f),  g_t = tanh(a_g),  o_t = sigma(a_o)      (B, H) each
+    c_t = f_t * c_{t-1} + i_t * g_t            (B, H)
+    h_t = o_t * tanh(c_t)                      (B, H)
+    s_t = h_t W_hy^T + b_y                     (B, V)   the logits
+    L   = sum_{t,b} -log softmax(s_t)[y_t]     summed, not averaged
+
+Shapes: xs (T, B, D), targets (T, B) ints, h0 and c0 (B, H); W_x (4H, D), W_h (4H, H), b (4H,),
+W_hy (V, H), b_y (V,). W_x and W_h are PyTorch's ``weight_ih_l0`` and ``weight_hh_l0``; PyTorch's two
+biases b_ih + b_hh are our one b (each of them gets exactly db). No peepholes, no projection.
+The initial state is h0 alone (then c0 = 0) or the pair (h0, c0), carried in that order (h, c).
+
+BPTT (the backward), with e_t = (p_t - y_t) W_hy the explicit dL_t/dh_t:
+
+    dh   = e_t + dh_next
+    do   = dh * tanh(c_t)                                      h_t = o_t * tanh(c_t)
+    dc   = dc_next + dh * o_t * (1 - tanh(c_t)^2)              the cell also flows straight back
+    di, df, dg = dc * g_t, dc * c_{t-1}, dc * i_t              c_t = f_t * c_{t-1} + i_t * g_t
+    da   = [di, df, dg, do] * [i(1-i), f(1-f), 1-g^2, o(1-o)]  the gates' slopes from their OUTPUTS
+    dh_next = da W_h,  dc_next = dc * f_t
+    dW_x = sum_t da_t^T x_t,  dW_h = sum_t da_t^T h_{t-1},  db = sum_t da_t,  dh0, dc0 = the last carries
+
+Only the recurrence loops over t; the input projection, the output layer and every weight gradient
+are single (T*B)-row GEMMs. Every function is dtype-generic (float32, float64, complex128): the
+sigmoid is written as (1 + tanh(a/2))/2, holomorphic and free of exp overflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from gradlab.models._checks import check_sequence, check_state, infer_sizes
+from gradlab.models.losses import softmax_cross_entropy
+from gradlab.models.rnn import linear, outer_sum, output_backward
+from gradlab.models.sizes import Sizes, check_dtype, uniform
+
+PARAM_SHAPES = {"W_x": ("4H", "D"), "W_h": ("4H", "H"), "b": ("4H",), "W_hy": ("V", "H"), "b_y": ("V",)}
+STATE_NAMES = ("h0", "c0")
+GATES = ("i", "f", "g", "o")  # PyTorch's row order of the stacked gates
+
+
+class LSTMCache(NamedTuple):
+    """What the backward needs: the inputs, every state, and the gates after their nonlinearities."""
+
+    xs: np.ndarray  # (T, B, D)
+    hs: np.ndarray  # (T+1, B, H); hs[0] = h0
+    cs: np.ndarray  # (T+1, B, H); cs[0] = c0
+    gates: np.ndarray  # (T, B, 4H) = [i | f | g | o], activated
+    tanh_cs: np.ndarray  # (T, B, H) = tanh(c_t), kept so that the backward evaluates no tanh
+
+
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    """sigma(a) = 1/(1 + exp(-a)) = (1 + tanh(a/2))/2: holomorphic, and no overflow at large |a|."""
+    return 0.5 * (1 + np.tanh(0.5 * a))
+
+
+def split_gates(gates: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(..., 4H) -> the four (..., H) blocks i, f, g, o (views)."""
+    H = gates.shape[-1] // 4
+    return tuple(gates[..., k * H:(k + 1) * H] for k in range(4))
+
+
+def activate(a: np.ndarray) -> np.ndarray:
+    """[a_i | a_f | a_g | a_o] (..., 4H) -> [sigma(a_i) | sigma(a_f) | tanh(a_g) | sigma(a_o)]."""
+    a_i, a_f, a_g, a_o = split_gates(a)
+    return np.concatenate([sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)], axis=-1)
+
+
+def gate_slopes(gates: np.ndarray) -> np.ndarray:
+    """d gates / d a from the activated gates: [i(1-i) | f(1-f) | 1-g^2 | o(1-o)] (..., 4H)."""
+    i, f, g, o = split_gates(gates)
+    return np.concatenate([i * (1 - i), f * (1 - f), 1 - g**2, o * (1 - o)], axis=-1)
+
+
+def init(sizes: Sizes, rng: np.random.Generator, dtype=np.float64, forget_bias: float | None = None) -> dict:
+    """Parameters drawn U(-1/sqrt(H), 1/sqrt(H)) as PyTorch's nn.LSTM does.
+
+    ``forget_bias``: None keeps the f block of b uniform like the rest (PyTorch); a number sets every
+    entry of that block to it (forget_bias=1.0 is Keras's unit_forget_bias, Jozefowicz et al. 2015).
+    """
+    sizes = Sizes(*sizes).validate()
+    dtype, bound = check_dtype(dtype), 1.0 / np.sqrt(sizes.H)
+    dims = {"D": sizes.D, "H": sizes.H, "V": sizes.V, "4H": 4 * sizes.H}
+    params = {k: uniform(rng, tuple(dims[s] for s in shape), bound, dtype) for k, shape in PARAM_SHAPES.items()}
+    if forget_bias is not None:
+        if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float, np.integer, np.floating)):
+            raise TypeError(f"forget_bias: expected None or a real number such as 1.0, got {forget_bias!r}")
+        split_gates(params["b"])[1][...] = forget_bias  # b = [b_i | b_f | b_g | b_o]
+    return params
+
+
+def split_state(state) -> tuple[np.ndarray, np.ndarray | None]:
+    """The initial-state argument -> (h0, c0); c0 is None when only h0 was given."""
+    if isinstance(state, (tuple, list)):
+        if len(state) != 2:
+            raise ValueError(f"state: expected h0 or the pair (h0, c0), got a sequence of length {len(state)}")
+        return state[0], state[1]
+    return state, None
+
+
+def _check(params, xs, targets, state) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """Validate everything; return the sizes and (h0, c0) with c0 = 0 filled in when absent."""
+    sizes = infer_sizes(params, PARAM_SHAPES)
+    T, B = check_sequence(xs, targets, D=sizes["D"], V=sizes["V"])
+    h0, c0 = split_state(state)
+    check_state("h0", h0, B, sizes["H"])
+    if c0 is None:
+        c0 = np.zeros_like(h0)
+    check_state("c0", c0, B, sizes["H"])
+    return {"T": T, "B": B, **sizes}, h0, c0
+
+
+def forward(params: dict, xs: np.ndarray, state) -> tuple[np.ndarray, LSTMCache]:
+    """Run the LSTM over xs (T, B, D) from h0 or (h0, c0), each (B, H); return logits (T, B, V), cache."""
+    s, h0, c0 = _check(params, xs, None, state)
+    T, B, H = s["T"], s["B"], s["H"]
+    dtype = np.result_type(xs, h0, c0, *params.values())
+    W_h = params["W_h"]
+    a_x = linear(xs, params["W_x"], params["b"])  # (T, B, 4H): x_t W_x^T + b for every t at once
+    hs, cs = np.empty((T + 1, B, H), dtype), np.empty((T + 1, B, H), dtype)
+    gates, tanh_cs = np.empty((T, B, 4 * H), dtype), np.empty((T, B, H), dtype)
+    hs[0], cs[0] = h0, c0
+    for t in range(T):
+        gates[t] = activate(a_x[t] + hs[t] @ W_h.T)  # a_t = x_t W_x^T + h_{t-1} W_h^T + b
+        i, f, g, o = split_gates(gates[t])
+        cs[t + 1] = f * cs[t] + i * g  # c_t = f * c_{t-1} + i * g
+        tanh_cs[t] = np.tanh(cs[t + 1])
+        hs[t + 1] = o * tanh_cs[t]  # h_t = o * tanh(c_t)
+    logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
+    return logits, LSTMCache(xs, hs, cs, gates, tanh_cs)
+
+
+def cell_backward(dh: np.ndarray, dc_next: np.ndarray, gates: np.ndarray, c_prev: np.ndarray,
+                  tanh_c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One step of BPTT: the total dL/dh_t and dL/dc_t from step t+1 (B, H) -> da_t (B, 4H), dL/dc_{t-1}."""
+    i, f, g, o = split_gates(gates)
+    do = dh * tanh_c  # h = o * tanh(c)
+    dc = dc_next + dh * o * (1 - tanh_c**2)  # ... and through tanh(c); plus what reached c_t from c_{t+1}
+    di, df, dg = dc * g, dc * c_prev, dc * i  # c = f * c_prev + i * g
+    da = np.concatenate([di, df, dg, do], axis=-1) * gate_slopes(gates)  # through the gates' nonlinearities
+    return da, dc * f  # dc_prev: c_t depends on c_{t-1} through f
+
+
+Step = Callable[..., tuple[np.ndarray, np.ndarray]]
+
+
+def recurrence_backward(W_h: np.ndarray, cache: LSTMCache, e: np.ndarray, step: Step = cell_backward):
+    """BPTT through h and c: da (T, B, 4H) for every step, dL/dh0 and dL/dc0 (B, H).
+
+    ``step`` is the one-step backward; mistakes and tests plant a mutated one here.
+    """
+    da = np.empty((*e.shape[:2], W_h.shape[0]), dtype=np.result_type(e, cache.gates, W_h))
+    dh_next, dc_next = np.zeros_like(da[0, :, :e.shape[2]]), np.zeros_like(da[0, :, :e.shape[2]])
+    for t in reversed(range(e.shape[0])):
+        dh = e[t] + dh_next  # the direct term plus everything that flows back from h_{t+1}
+        da[t], dc_next = step(dh, dc_next, cache.gates[t], cache.cs[t], cache.tanh_cs[t])
+        dh_next = da[t] @ W_h  # dL/dh_{t-1} through a_t = ... + h_{t-1} W_h^T
+    return da, dh_next, dc_next
+
+
+def hidden_grads(cache: LSTMCache, da: np.ndarray, dh0: np.ndarray, dc0: np.ndarray) -> dict[str, np.ndarray]:
+    """Weight gradients of the recurrent layer from da, each one (T*B)-row GEMM."""
+    return {
+        "W_x": outer_sum(da, cache.xs),  # sum_t da_t^T x_t
+        "W_h": outer_sum(da, cache.hs[:-1]),  # sum_t da_t^T h_{t-1}
+        "b": da.sum(axis=(0, 1)),
+        "h0": dh0,
+        "c0": dc0,
+    }
+
+
+def backward(params: dict, cache: LSTMCache, dlogits: np.ndarray, step: Step = cell_backward) -> dict:
+    """BPTT: grads of every parameter and of h0 and c0, from dlogits (T, B, V)."""
+    grads, e = output_backward(params, cache, dlogits)  # W_hy, b_y, and e_t = (p_t - y_t) W_hy
+    da, dh0, dc0 = recurrence_backward(params["W_h"], cache, e, step)
+    grads.update(hidden_grads(cache, da, dh0, dc0))
+    return {k: grads[k] for k in (*PARAM_SHAPES, *STATE_NAMES)}
+
+
+def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, state, reduction: str = "sum"):
+    """Loss (0-d) and grads (dict with every parameter, h0 and c0) in one call."""
+    _check(params, xs, targets, state)
+    logits, cache = forward(params, xs, state)
+    loss, dlogits = softmax_cross_entropy(logits, targets, reduction)
+    return loss, backward(params, cache, dlogits)
+
+
+def forward_mode_bias(params: dict, xs: np.ndarray, targets: np.ndarray, state) -> dict[str, np.ndarray]:
+    """{"b": dL/db (4H,)} by forward mode: sensitivities carried forward in time, per batch row.
+
+        A_t   = da_t/db = I + W_h J^h_{t-1}                            (B, 4H, 4H)
+        [I_t; F_t; G_t; O_t] = slopes(a_t) * A_t                       d gate/db, each (B, H, 4H)
+        J^c_t = F_t c_{t-1} + f_t J^c_{t-1} + I_t g_t + i_t G_t        dc_t/db,  J^c_0 = 0
+        J^h_t = O_t tanh(c_t) + o_t (1 - tanh(c_t)^2) J^c_t            dh_t/db,  J^h_0 = 0
+        dL/db = sum_t (J^h_t)^T e_t,   e_t = W_hy^T (p_t - y_t), the explicit (not total) dL_t/dh_t
+    """
+    _check(params, xs, targets, state)
+    logits, cache = forward(params, xs, state)
+    e = softmax_cross_entropy(logits, targets)[1] @ params["W_hy"]  # (T, B, H)
+    W_h = params["W_h"]
+    B, H = cache.hs.shape[1:]
+    dtype = np.result_type(cache.gates, e)
+    eye = np.eye(4 * H, dtype=dtype)
+    J_h, J_c = np.zeros((B, H, 4 * H), dtype), np.zeros((B, H, 4 * H), dtype)
+    grad = np.zeros(4 * H, dtype)
+    for t in range(e.shape[0]):
+        i, f, g, o = (x[..., None] for x in split_gates(cache.gates[t]))  # (B, H, 1) each
+        c_prev, tanh_c = cache.cs[t][..., None], cache.tanh_cs[t][..., None]
+        A = gate_slopes(cache.gates[t])[..., None] * (eye + W_h @ J_h)  # d gates_t/db (B, 4H, 4H)
+        dI, dF, dG, dO = (A[:, k * H:(k + 1) * H] for k in range(4))  # row blocks, (B, H, 4H) each
+        J_c = dF * c_prev + f * J_c + dI * g + i * dG
+        J_h = dO * tanh_c + o * (1 - tanh_c**2) * J_c
+        grad += np.einsum("bkj,bk->j", J_h, e[t])  # (J^h_t)^T e_t, summed over the batch
+    return {"b": grad}

@@ -1,0 +1,41 @@
+"""gradlab/models/losses.py: stable softmax cross-entropy and its gradient p - y."""
+
+import numpy as np
+import pytest
+
+from gradlab.models.losses import log_softmax, one_hot, softmax_cross_entropy
+from gradlab.compare import compare
+from gradlab.oracles import finite_diff
+from gradlab.tolerances import tolerance
+
+
+def test_shifted_softmax_is_stable_where_the_naive_one_overflows():
+    p = np.exp(log_softmax(np.array([1000.0, 1001.0, 999.0])))
+    np.testing.assert_allclose(p, [0.2447, 0.6652, 0.0900], atol=1e-4)  # REFERENCE.md section 6
+
+
+def test_gradient_is_p_minus_y_and_equals_the_complex_step():
+    rng = np.random.default_rng(0)
+    logits, targets = rng.standard_normal((3, 2, 5)), rng.integers(0, 5, (3, 2))
+    loss, dlogits = softmax_cross_entropy(logits, targets)
+    p = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    assert compare("o", dlogits, p - one_hot(targets, 5), tolerance("float64", "rounding"), "p - y").ok
+    cs = finite_diff.complex_step(lambda th: softmax_cross_entropy(th["o"], targets)[0], {"o": logits})["o"]
+    assert compare("o", dlogits, cs, tolerance("float64", "complex-step"), "complex-step").ok
+    assert float(loss) == pytest.approx(-np.sum(np.log(np.take_along_axis(p, targets[..., None], -1))))
+
+
+def test_the_twin_a_gradient_of_p_alone_is_not_the_gradient():
+    logits, targets = np.zeros((1, 1, 3)), np.array([[2]])
+    cs = finite_diff.complex_step(lambda th: softmax_cross_entropy(th["o"], targets)[0], {"o": logits})["o"]
+    p = np.full((1, 1, 3), 1 / 3)
+    assert np.max(np.abs(p - cs)) == pytest.approx(1.0)
+
+
+def test_bad_targets_and_reduction_are_named():
+    with pytest.raises(ValueError, match=r"targets: expected class indices in \[0, V\) = \[0, 3\), got -1 at"):
+        softmax_cross_entropy(np.zeros((2, 1, 3)), np.array([[0], [-1]]))
+    with pytest.raises(ValueError, match=r"targets: expected shape \(T, B\) = \(2, 1\) to match logits"):
+        softmax_cross_entropy(np.zeros((2, 1, 3)), np.zeros((1, 1), int))
+    with pytest.raises(ValueError, match="reduction: expected one of"):
+        softmax_cross_entropy(np.zeros((1, 1, 3)), np.zeros((1, 1), int), reduction="none")

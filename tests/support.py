@@ -1,0 +1,53 @@
+"""Shared test support: Hypothesis strategies for problems, and running a (possibly mutated) backward."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from gradlab.models.losses import softmax_cross_entropy
+from gradlab.models.registry import MODELS, Model
+from gradlab.models.sizes import Sizes
+
+SCALES = (0.1, 1.0, 3.0)  # 3.0 saturates tanh and the gates
+
+
+@st.composite
+def problems(draw, models=tuple(MODELS), dtypes=("float64",), max_T=12, max_B=4, max_n=8, scales=SCALES):
+    """(model, theta, xs, targets) with Hypothesis-drawn sizes and values, saturating ones included."""
+    model = MODELS[draw(st.sampled_from(models))]
+    dtype = np.dtype(draw(st.sampled_from(dtypes)))
+    sizes = Sizes(draw(st.integers(1, max_T)), draw(st.integers(1, max_B)),
+                  *(draw(st.integers(1, max_n)) for _ in range(3)))
+    scale = draw(st.sampled_from(scales))
+    shapes = model.random_problem(sizes, seed=0)[0]  # names and shapes of theta
+    unit = st.floats(-1, 1, allow_nan=False, width=64)
+    theta = {k: (scale * draw(hnp.arrays(np.float64, v.shape, elements=unit))).astype(dtype)
+             for k, v in shapes.items()}
+    xs = draw(hnp.arrays(np.float64, (sizes.T, sizes.B, sizes.D), elements=unit)).astype(dtype)
+    targets = draw(hnp.arrays(np.int64, (sizes.T, sizes.B), elements=st.integers(0, sizes.V - 1)))
+    return model, theta, xs, targets
+
+
+def fixed_problem(model: Model, sizes=Sizes(4, 2, 3, 5, 6), seed=1, dtype=np.float64):
+    """A moderate, non-saturating problem where every catalogued mistake shows (for the twins)."""
+    return (model, *model.random_problem(sizes, seed=seed, dtype=dtype))
+
+
+def grads_with(model: Model, theta, xs, targets, backward=None):
+    """Our gradients of theta, by the model's backward or by a (mutated) ``backward``."""
+    if backward is None:
+        return model.grads(theta, xs, targets)[1]
+    params, state = model.params(theta), model.state(theta)
+    logits, cache = model.forward(params, xs, state)
+    _, dlogits = softmax_cross_entropy(logits, targets)
+    return backward(params, cache, dlogits)
+
+
+def as64(theta):
+    return {k: np.asarray(v, dtype=np.float64) for k, v in theta.items()}
+
+
+def failures(reports):
+    return [r.text() for r in reports if not r.ok]
