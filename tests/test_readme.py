@@ -1,0 +1,28 @@
+"""README.md and .ci/run stay true to each other: CI runs exactly README's test command."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _commands():
+    blocks = re.findall(r"```bash\n(.*?)\n```", (ROOT / "README.md").read_text(), flags=re.S)
+    return [b.strip() for b in blocks[:2]]
+
+
+def test_readme_opens_with_the_run_and_the_test_commands():
+    run, test = _commands()
+    assert "python3 -m venv .venv" in run and run.endswith("gradlab verify")
+    assert "python3 -m venv .venv" in test and test.endswith("pytest") and "[torch,dev]" in test
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    _, test = _commands()
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert test in ci_lines
+
+
+def test_the_torch_extra_is_pinned_to_the_local_wheel():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'torch = ["torch==2.13.0"]' in pyproject
