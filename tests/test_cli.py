@@ -74,3 +74,14 @@ def test_the_installed_command_and_python_dash_m_run():
 def test_help_shows_examples(capsys):
     assert cli.main(["verify", "--help"]) == 0
     assert "Examples:" in capsys.readouterr().out
+
+
+def test_derive_prints_proved_and_the_wrong_formulas_residuals(capsys):
+    assert cli.main(["derive", "activations"]) == 0
+    out = capsys.readouterr().out
+    assert "[proved] tanh_derivative" in out and "wrong formula (shown to fail)" in out
+
+
+def test_derive_latex_emits_equations(capsys):
+    assert cli.main(["derive", "output_layer", "--latex"]) == 0
+    assert "\\begin{equation}" in capsys.readouterr().out
