@@ -118,6 +118,46 @@ def derive(
         raise CheckFailed("an identity did not hold")
 
 
+@app.command(epilog="Examples:  gradlab info lstm --input 65 --hidden 100 --output 65 | gradlab info gru --json")
+def info(
+    model: str = typer.Argument(..., help="rnn, lstm, gru (reset after) or gru-cho (reset before)."),
+    input: int = typer.Option(65, "--input", "-D", help="D, input features (65: min-char-rnn's vocabulary)."),
+    hidden: int = typer.Option(100, "--hidden", "-H", help="H, hidden units."),
+    output: int = typer.Option(65, "--output", "-V", help="V, output classes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the shapes and counts as JSON."),
+):
+    """Parameter shapes and counts per convention: gradlab's, PyTorch's (two biases) and Keras's."""
+    from gradlab.info import conventions, layer_count
+
+    convs = conventions(model, input, hidden, output)
+    if as_json:
+        print(json.dumps([{"convention": c.name, "layer": c.layer, "gate_order": c.gate_order,
+                           "shapes": {k: list(v) for k, v in c.shapes.items()}, "layer_count": layer_count(c),
+                           "count": c.count, "formula": c.formula, "note": c.note} for c in convs], indent=2))
+        return
+    table = Table(title=f"{model}: D={input} H={hidden} V={output}", title_justify="left")
+    for column in ("convention", "parameter", "shape", "count"):
+        table.add_column(column, justify="right" if column == "count" else "left")
+    for c in convs:
+        for i, (name, shape) in enumerate(c.shapes.items()):
+            table.add_row(f"{c.name} ({c.layer})" if i == 0 else "", name, str(shape), f"{_prod(shape):,}")
+        table.add_row("", f"[bold]recurrent layer = {c.formula}[/]", f"gates {c.gate_order}",
+                      f"[bold]{layer_count(c):,}[/]")
+        table.add_row("", "[bold]total, with the output layer[/]", "", f"[bold]{c.count:,}[/]",
+                      end_section=True)
+    out.print(table)
+    for c in convs:
+        if c.note:
+            out.print(f"{c.name}: {c.note}")
+
+
+def _prod(shape) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 a check failed, 2 bad arguments or could not run)."""
     try:
