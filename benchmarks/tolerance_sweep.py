@@ -1,5 +1,6 @@
 """Measure the errors behind gradlab/tolerances.py: every oracle against the hand-written backward
-on random problems (sizes T<=12, B<=4, D,H,V<=8; weight scales up to 3, saturating tanh).
+on random problems (sizes T<=12, B<=4, D,H,V<=8; every entry scale * U(-1, 1) with scale 0.1, 1 or 3,
+recurrent matrices divided by sqrt(H) as in tests/support.py: saturating tanh and gates).
 
     python benchmarks/tolerance_sweep.py [--problems 200] [--dtype float64]
 
@@ -28,7 +29,8 @@ def sweep(problems: int, dtype: str, seed: int = 0) -> dict[str, float]:
             sizes = Sizes(int(rng.integers(1, 13)), int(rng.integers(1, 5)), *(int(v) for v in rng.integers(1, 9, 3)))
             theta, xs, targets = model.random_problem(sizes, seed=int(rng.integers(1 << 31)), dtype=dtype)
             scale = float(rng.choice([0.1, 1.0, 3.0]))
-            theta = {n: (v * scale).astype(dtype) for n, v in theta.items()}
+            theta = {n: (scale * rng.uniform(-1, 1, v.shape) / (np.sqrt(sizes.H) if n in ("W_hh", "W_h") else 1))
+                     .astype(dtype) for n, v in theta.items()}
             theta64 = {n: v.astype(np.float64) for n, v in theta.items()}
             _, ours = model.grads(theta, xs, targets)
             loss = lambda th: model.loss(th, xs.astype(th["h0"].dtype), targets)  # noqa: E731
@@ -37,6 +39,7 @@ def sweep(problems: int, dtype: str, seed: int = 0) -> dict[str, float]:
                 "complex-step": finite_diff.complex_step(loss, theta64),
                 "central": finite_diff.central_differences(loss, theta64),
             }
+            jax_models.clear_caches()  # one compile per shape: keep the process's memory maps bounded
             for oracle, theirs in oracles.items():
                 for r in compare_all(ours, theirs, tolerance(dtype, oracle), oracle):
                     key = f"{model.name} {oracle}"

@@ -90,6 +90,8 @@ def _print_verify(result) -> None:
                              f"[green]{r.max_rel_err:.1e} ok[/]" if r.ok else f"[bold red]{r.max_rel_err:.1e} FAIL[/]")
             table.add_row(name, *cells)
         out.print(table)
+        for oracle, why in m.skipped.items():
+            out.print(f"  {oracle}: not run for {m.model}: {why}")
     checks = sum(len(rs) for m in result.models for rs in m.reports.values())
     failures = result.failures()
     for r in failures:

@@ -9,6 +9,8 @@ hand-written BPTT gradients in the requested dtype, and compares them with each 
     complex-step  Im L(x + ih)/h of the NumPy forward (complex128)
     rtrl          the hand-written full forward mode (RNN only; float64)
     forward-bias  the hand-written forward-mode recursion for the bias vector(s) (float64)
+    torch         nn.RNN / nn.LSTM / nn.GRU with our weights, autograd (float64); only where the
+                  optional torch extra is installed and PyTorch has the model (not gru-cho)
 
 Oracles always run in float64 on the same (exactly upcast) inputs. Per-element oracles probe at most
 ``max_probe`` entries of each parameter (a seeded random subset beyond that), so large sizes stay
@@ -29,7 +31,7 @@ from gradlab.tolerances import tolerance
 
 DEFAULT_SIZES = Sizes(T=5, B=3, D=4, H=6, V=7)  # small, all different: a transposition cannot hide
 DEFAULT_MAX_PROBE = 256
-ORACLE_ORDER = ("jax-reverse", "jax-forward", "central", "complex-step", "rtrl", "forward-bias")
+ORACLE_ORDER = ("jax-reverse", "jax-forward", "central", "complex-step", "rtrl", "forward-bias", "torch")
 
 
 def _jax(kind: str):
@@ -55,12 +57,31 @@ def _oracle_grads(model: Model, oracle: str, theta64: dict, xs64, targets, probe
         return model.module.rtrl(model.params(theta64), xs64, targets, state)
     if oracle == "forward-bias":
         return model.forward_mode_bias(model.params(theta64), xs64, targets, state)
+    if oracle == "torch":
+        from gradlab.oracles import torch_models
+
+        return torch_models.reverse(model.name, theta64, xs64, targets)[1]
     raise ValueError(f"oracle: expected one of {', '.join(ORACLE_ORDER)}, got {oracle!r}")
 
 
 def oracles_for(model: Model) -> tuple[str, ...]:
-    """The oracles that apply to ``model``: every generic one, plus its own forward modes."""
-    return tuple(o for o in ORACLE_ORDER if o not in ("rtrl",) or o in model.extra_forward_modes)
+    """The oracles that apply to ``model``: every generic one, its own forward modes, and PyTorch where
+    it is installed and has the model."""
+    return tuple(o for o in ORACLE_ORDER if not skip_reason(model, o))
+
+
+def skip_reason(model: Model, oracle: str) -> str:
+    """Why ``oracle`` does not apply to ``model`` ("" when it does)."""
+    if oracle == "rtrl" and "rtrl" not in model.extra_forward_modes:
+        return "full RTRL is hand-written for the RNN only; forward-bias covers the bias vectors"
+    if oracle == "torch":
+        from gradlab.oracles import torch_models
+
+        if model.name not in torch_models.SUPPORTED:
+            return f"PyTorch has no {model.name} (nn.GRU resets after the matmul)"
+        if not torch_models.available():
+            return f"the optional torch extra is not installed: {torch_models.INSTALL_HINT}"
+    return ""
 
 
 def probe_for(theta: dict, max_probe: int, seed: int) -> dict[str, np.ndarray | None]:
@@ -75,6 +96,7 @@ class ModelResult:
     model: str
     reports: dict[str, list[GradReport]] = field(default_factory=dict)  # oracle -> one per parameter
     loss: float = float("nan")
+    skipped: dict[str, str] = field(default_factory=dict)  # oracle -> why it does not apply
 
     @property
     def ok(self) -> bool:
@@ -98,7 +120,7 @@ class VerifyResult:
     def to_dict(self) -> dict:
         return {
             "ok": self.ok, "sizes": self.sizes._asdict(), "dtype": self.dtype, "seed": self.seed,
-            "models": {m.model: {"ok": m.ok, "loss": m.loss,
+            "models": {m.model: {"ok": m.ok, "loss": m.loss, "skipped": m.skipped,
                                  "oracles": {o: {r.name: r.to_dict() for r in rs} for o, rs in m.reports.items()}}
                        for m in self.models},
         }
@@ -139,6 +161,7 @@ def verify(models: Iterable[str] | None = None, oracles: Iterable[str] | None = 
         xs64 = xs.astype(np.float64)
         probe = probe_for(theta64, max_probe, seed)
         result = ModelResult(name, loss=float(loss))
+        result.skipped = {o: skip_reason(model, o) for o in wanted if skip_reason(model, o)}
         for oracle in (o for o in oracles_for(model) if o in wanted):
             theirs = _oracle_grads(model, oracle, theta64, xs64, targets, probe)
             result.reports[oracle] = compare_all(ours, theirs, tolerance(dtype, oracle), oracle)

@@ -8,6 +8,7 @@ import pytest
 
 from gradlab import cli, mistakes
 from gradlab.models import registry
+from gradlab.oracles import torch_models
 
 PARAMS = ["W_xh", "W_hh", "W_hy", "b_h", "b_y", "h0"]
 
@@ -16,7 +17,8 @@ def test_verify_prints_the_table_and_exits_0(capsys):
     assert cli.main(["verify", "--models", "rnn"]) == 0
     out = capsys.readouterr().out
     assert "jax-reverse" in out and "complex-step" in out and "rtrl" in out
-    assert "29 of 29 checks passed" in out
+    checks = 29 + (6 if torch_models.available() else 0)  # 6 parameters x 4 oracles + rtrl 4 + bias 1 (+ torch 6)
+    assert f"{checks} of {checks} checks passed" in out
 
 
 def test_verify_json_lists_every_rnn_parameter_under_every_oracle(capsys):
@@ -27,6 +29,8 @@ def test_verify_json_lists_every_rnn_parameter_under_every_oracle(capsys):
         assert list(oracles[oracle]) == PARAMS
         assert all(oracles[oracle][p]["ok"] for p in PARAMS)
     assert list(oracles["rtrl"]) == ["W_xh", "W_hh", "b_h", "h0"]
+    if torch_models.available():
+        assert list(oracles["torch"]) == PARAMS
     assert report["ok"] is True and report["seed"] == 3
 
 

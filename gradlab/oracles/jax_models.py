@@ -107,6 +107,14 @@ def _value_and_grad(model: str) -> Callable:
     return jax.jit(jax.value_and_grad(_loss(model)))
 
 
+def clear_caches() -> None:
+    """Drop every compiled executable. Each new shape compiles one; a long sweep over thousands of
+    shapes in one process otherwise exhausts the kernel's memory-map limit (LLVM: cannot allocate)."""
+    _value_and_grad.cache_clear()
+    _jvp_basis.cache_clear()
+    jax.clear_caches()
+
+
 def _as64(theta: Mapping[str, np.ndarray], xs: np.ndarray, targets: np.ndarray):
     theta = {k: jnp.asarray(np.asarray(v, dtype=np.float64)) for k, v in theta.items()}
     return theta, jnp.asarray(np.asarray(xs, dtype=np.float64)), jnp.asarray(targets)
