@@ -91,7 +91,7 @@ def _print_verify(result) -> None:
             table.add_row(name, *cells)
         out.print(table)
         for oracle, why in m.skipped.items():
-            out.print(f"  {oracle}: not run for {m.model}: {why}")
+            out.print(f"  {oracle}: not run for {m.model}: {why}", markup=False, highlight=False)
     checks = sum(len(rs) for m in result.models for rs in m.reports.values())
     failures = result.failures()
     for r in failures:

@@ -168,6 +168,9 @@ def verify(models: Iterable[str] | None = None, oracles: Iterable[str] | None = 
             if progress:
                 progress(name, oracle)
         results.append(result)
+    if not any(m.reports for m in results):
+        reasons = "; ".join(f"{m.model} {o}: {why}" for m in results for o, why in m.skipped.items())
+        raise ValueError(f"oracles: none of {wanted} applies to the requested models ({reasons})")
     return VerifyResult(sizes, dtype.name, seed, results)
 
 

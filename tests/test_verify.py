@@ -69,3 +69,5 @@ def test_bad_arguments_are_named():
         verify.verify(dtype="complex128")
     with pytest.raises(ValueError, match="max_probe: expected a positive integer, got 0"):
         verify.verify(max_probe=0)
+    with pytest.raises(ValueError, match=r"oracles: none of \['rtrl'\] applies .*gru-cho rtrl: full RTRL"):
+        verify.verify(models=["gru-cho"], oracles=["rtrl"])

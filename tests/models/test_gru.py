@@ -247,7 +247,7 @@ def test_twin_forward_mode_disagrees_with_a_planted_mistake(name, mutant):
 
 @pytest.mark.torch
 def test_reset_after_matches_torch_nn_gru_and_reset_before_does_not():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="the torch extra is not installed: pip install -e '.[torch]'")
     theta, xs, targets = twin_problem("gru")
     net = torch.nn.GRU(TWIN.D, TWIN.H, dtype=torch.float64)
     with torch.no_grad():

@@ -226,7 +226,7 @@ def test_twin_forward_mode_disagrees_with_a_planted_mistake(mutant):
 
 @pytest.mark.torch
 def test_matches_torch_nn_lstm_with_our_weights_copied_in():
-    torch = pytest.importorskip("torch")
+    torch = pytest.importorskip("torch", reason="the torch extra is not installed: pip install -e '.[torch]'")
     theta, xs, targets = twin_problem()
     net = torch.nn.LSTM(TWIN.D, TWIN.H, dtype=torch.float64)
     with torch.no_grad():
