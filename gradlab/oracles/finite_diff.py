@@ -30,7 +30,16 @@ COMPLEX_STEP = 1e-30
 LossFn = Callable[[Mapping[str, np.ndarray]], np.ndarray]
 
 
-def _as(theta: Mapping[str, np.ndarray], dtype) -> dict[str, np.ndarray]:
+def _as(theta: Mapping[str, np.ndarray], dtype, probe=None) -> dict[str, np.ndarray]:
+    """A private copy of theta in ``dtype``, after checking theta and probe."""
+    if not isinstance(theta, Mapping):
+        raise TypeError(f"theta: expected a dict of numpy arrays, got {type(theta).__name__}")
+    for k, v in theta.items():
+        if not isinstance(v, np.ndarray) or v.dtype.kind not in "biufc":
+            raise TypeError(f"theta[{k!r}]: expected a numeric numpy array, got {type(v).__name__}")
+    unknown = [k for k in (probe or {}) if k not in theta]
+    if unknown:
+        raise ValueError(f"probe: expected names from {sorted(theta)}, got unknown {unknown}")
     return {k: np.array(v, dtype=dtype) for k, v in theta.items()}
 
 
@@ -50,7 +59,7 @@ def central_differences(loss: LossFn, theta: Mapping[str, np.ndarray], probe=Non
     ``probe`` maps a name to the flat indices to probe (default: every element of every entry);
     elements not probed are NaN in the result, so comparisons skip them.
     """
-    theta = _as(theta, np.float64)
+    theta = _as(theta, np.float64, probe)
     grads = {}
     for name in probe or theta:
         x = theta[name].reshape(-1)  # a view: writes reach theta[name]
@@ -69,7 +78,7 @@ def central_differences(loss: LossFn, theta: Mapping[str, np.ndarray], probe=Non
 
 def complex_step(loss: LossFn, theta: Mapping[str, np.ndarray], probe=None) -> dict[str, np.ndarray]:
     """dL/dtheta by Im L(x + i h e_i) / h with h = 1e-30: one complex forward per probed element."""
-    theta = _as(theta, np.complex128)
+    theta = _as(theta, np.complex128, probe)
     grads = {}
     for name in probe or theta:
         x = theta[name].reshape(-1)

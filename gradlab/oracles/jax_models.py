@@ -23,6 +23,8 @@ import numpy as np  # noqa: E402
 from jax import lax  # noqa: E402
 from jax.flatten_util import ravel_pytree  # noqa: E402
 
+from gradlab.models._checks import require_array  # noqa: E402  (validation only, not the NumPy models)
+
 
 def cross_entropy_sum(logits: jnp.ndarray, targets: jnp.ndarray) -> jnp.ndarray:
     """sum over (t, b) of -log softmax(logits)[target]; logits (T, B, V), targets (T, B)."""
@@ -116,6 +118,12 @@ def clear_caches() -> None:
 
 
 def _as64(theta: Mapping[str, np.ndarray], xs: np.ndarray, targets: np.ndarray):
+    """theta, xs and targets as float64 JAX arrays, after checking their kinds (argument validation
+    only: the shapes are the model's business, and JAX names any mismatch)."""
+    if not isinstance(theta, Mapping):
+        raise TypeError(f"theta: expected a dict of numpy arrays, got {type(theta).__name__}")
+    require_array("xs", xs, ndim=3, doc="(T, B, D)")
+    require_array("targets", targets, ndim=2, kinds="iu", doc="(T, B)")
     theta = {k: jnp.asarray(np.asarray(v, dtype=np.float64)) for k, v in theta.items()}
     return theta, jnp.asarray(np.asarray(xs, dtype=np.float64)), jnp.asarray(targets)
 

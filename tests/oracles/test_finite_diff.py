@@ -72,3 +72,12 @@ def test_central_step_grows_with_the_value():
     h = finite_diff.central_step(np.array([0.0, 1.0, 100.0]))
     assert h[0] == h[1] == pytest.approx(np.finfo(float).eps ** (1 / 3))
     assert h[2] == pytest.approx(100 * h[0])
+
+
+def test_bad_theta_and_probe_are_named():
+    with pytest.raises(TypeError, match="theta: expected a dict of numpy arrays, got list"):
+        finite_diff.complex_step(lambda th: 0.0, [np.ones(2)])
+    with pytest.raises(TypeError, match=r"theta\['w'\]: expected a numeric numpy array, got list"):
+        finite_diff.central_differences(lambda th: 0.0, {"w": [1.0, 2.0]})
+    with pytest.raises(ValueError, match=r"probe: expected names from \['w'\], got unknown \['v'\]"):
+        finite_diff.central_differences(lambda th: 0.0, {"w": np.ones(2)}, probe={"v": None})

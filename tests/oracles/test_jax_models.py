@@ -76,3 +76,13 @@ def test_forward_mode_probes_only_the_requested_entries():
 def test_unknown_model_names_the_valid_ones():
     with pytest.raises(ValueError, match="model: expected one of .*rnn"):
         jax_models.reverse("elman", {}, np.zeros((1, 1, 1)), np.zeros((1, 1), int))
+
+
+def test_bad_arguments_are_named():
+    model, theta, xs, targets = fixed_problem(MODELS["rnn"])
+    with pytest.raises(ValueError, match=r"xs: expected a 3-D array \(T, B, D\), got shape"):
+        jax_models.reverse("rnn", theta, xs[0], targets)
+    with pytest.raises(TypeError, match="targets: expected an integer dtype, got float64"):
+        jax_models.forward("rnn", theta, xs, targets.astype(float))
+    with pytest.raises(TypeError, match="theta: expected a dict of numpy arrays, got list"):
+        jax_models.directional("rnn", list(theta.values()), xs, targets, theta)
