@@ -32,6 +32,10 @@ class CheckFailed(Exception):
     """A check ran and found a failure: exit code 1."""
 
 
+class CouldNotRun(Exception):
+    """The thing to check could not be run (a submission that crashed, timed out, ...): exit code 2."""
+
+
 @app.command(epilog="Examples:  gradlab verify | gradlab verify --models rnn --sizes 8,2,5,7,3 --dtype float32 "
                     "| gradlab verify --json > report.json")
 def verify(
@@ -100,6 +104,32 @@ def _print_verify(result) -> None:
               f"(max relative error, floored; see gradlab/tolerances.py).")
 
 
+@app.command(epilog="Examples:  gradlab check examples/minchar_rnn.py | gradlab check hw3.ipynb --style cs231n "
+                    "--model lstm | gradlab check submission.py --json > result.json")
+def check(
+    file: str = typer.Argument(..., help="The submission: a .py file or a .ipynb notebook (never imported here)."),
+    style: str = typer.Option(None, "--style", help="minchar, cs231n or gradlab (default: told from the file)."),
+    model: str = typer.Option(None, "--model", help="rnn, lstm, gru or gru-cho, where the style leaves it open."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (DESIGN.md's result shape)."),
+):
+    """Run a student's gradient code in a sandbox; say which gradient is wrong, where, and from which T.
+
+    Exit 0 correct, 1 wrong, 2 could not run (syntax error, exception, time-out, memory, bad return, NaN).
+    """
+    from gradlab.student import check as check_submission
+    from gradlab.student.report import render, summary_line
+
+    result = check_submission(file, style=style, model=model)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        render(result, out)
+    if result.exit_code == 1:
+        raise CheckFailed(summary_line(result))
+    if result.exit_code == 2:
+        raise CouldNotRun(summary_line(result))
+
+
 @app.command(epilog="Examples:  gradlab derive | gradlab derive rnn_bias | gradlab derive rnn_bias --latex")
 def derive(
     names: list[str] = typer.Argument(None, help="Derivation scripts to run (default: all)."),
@@ -163,11 +193,14 @@ def _prod(shape) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 a check failed, 2 bad arguments or could not run)."""
     try:
-        app(args=argv if argv is not None else sys.argv[1:], prog_name="gradlab", standalone_mode=False)
-        return 0
+        code = app(args=argv if argv is not None else sys.argv[1:], prog_name="gradlab", standalone_mode=False)
+        return code if isinstance(code, int) else 0  # typer returns, not raises, an Exit's code here
     except CheckFailed as exc:
-        err.print(f"gradlab: {exc}", highlight=False)
+        err.print(f"gradlab: {exc}", highlight=False, markup=False)
         return 1
+    except CouldNotRun as exc:
+        err.print(f"gradlab: {exc}", highlight=False, markup=False)
+        return 2
     except typer.Exit as exc:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):

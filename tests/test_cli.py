@@ -89,3 +89,25 @@ def test_derive_prints_proved_and_the_wrong_formulas_residuals(capsys):
 def test_derive_latex_emits_equations(capsys):
     assert cli.main(["derive", "output_layer", "--latex"]) == 0
     assert "\\begin{equation}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("submission, code, says", [
+    ("examples/gradlab_rnn.py", 0, "correct"),
+    ("examples/minchar_whh_not_transposed.py", 1, "wrong (dWxh, dWhh, dbh)"),
+    ("examples/unrunnable/raises.py", 2, "could not run"),
+])
+def test_check_exit_codes_follow_the_verdict(submission, code, says, capsys):
+    assert cli.main(["check", submission]) == code
+    captured = capsys.readouterr()
+    assert says in captured.out + captured.err
+
+
+def test_a_typer_exit_code_is_returned_not_swallowed():
+    @cli.app.command("exit-three", hidden=True)
+    def _exit_three():
+        raise __import__("typer").Exit(3)
+
+    try:
+        assert cli.main(["exit-three"]) == 3
+    finally:
+        cli.app.registered_commands.pop()

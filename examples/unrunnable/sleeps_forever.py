@@ -1,0 +1,13 @@
+"""Sleeps forever at import: no CPU used, so only the wall clock stops it."""
+import time
+
+MODEL = "rnn"
+
+
+def loss_and_grads(params, xs, targets, h0):
+    """Would be checked, if the module got that far."""
+    grads = {k: 0.0 * v for k, v in params.items()}
+    grads["h0"] = 0.0 * h0
+    return 0.0, grads
+
+time.sleep(10**6)

@@ -1,0 +1,147 @@
+"""Processes on Linux, read from /proc: the descendants of a sandboxed child, and its limits as the kernel sees them.
+
+The grader makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so a process that leaves
+its parent (``setsid`` and a double fork) is reparented to the grader instead of init. ``Descendants``
+then finds every process of a child's tree by ancestry, by session, or as an orphan of ours from a
+session of its own, records it (with its start time, so a reused pid is never mistaken for it) while
+the child runs, and afterwards kills them all, reaps those reparented to us, and re-scans until none
+is left.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+_LAUNCHED: set[int] = set()  # sandbox children alive in this process (never treated as orphans)
+_LAUNCHED_LOCK = threading.Lock()
+_SUBREAPER: bool | None = None
+_PROC_LIMIT_NAMES = {"Max cpu time": "cpu", "Max address space": "as", "Max processes": "nproc",
+                     "Max file size": "fsize", "Max open files": "nofile", "Max core file size": "core"}
+
+
+def launched(pid: int) -> None:
+    with _LAUNCHED_LOCK:
+        _LAUNCHED.add(pid)
+
+
+def reaped(pid: int) -> None:
+    with _LAUNCHED_LOCK:
+        _LAUNCHED.discard(pid)
+
+
+# --- /proc ----------------------------------------------------------------------------------------------
+
+def process_table() -> dict[int, tuple[str, int, int, int]]:
+    """pid -> (state, ppid, session, starttime) for every process visible in /proc."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                text = fh.read().decode("latin-1")
+        except OSError:
+            continue
+        rest = text[text.rfind(")") + 2:].split()
+        table[int(name)] = (rest[0], int(rest[1]), int(rest[3]), int(rest[19]))
+    return table
+
+
+def limits_of(pid: int) -> dict[str, tuple[int, int]] | None:
+    try:
+        lines = Path(f"/proc/{pid}/limits").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    out = {}
+    for line in lines:
+        parts = re.split(r"\s{2,}", line.strip())
+        if parts[0] in _PROC_LIMIT_NAMES and len(parts) >= 3:
+            value = [-1 if p == "unlimited" else int(p) for p in parts[1:3]]
+            out[_PROC_LIMIT_NAMES[parts[0]]] = tuple(value)
+    return out
+
+
+def become_subreaper() -> bool:
+    """Make this process the reaper of its orphaned descendants (Linux); True when it is."""
+    global _SUBREAPER
+    if _SUBREAPER is None:
+        _SUBREAPER = False
+        if sys.platform.startswith("linux"):
+            try:
+                libc = ctypes.CDLL(None, use_errno=True)
+                _SUBREAPER = libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+            except (OSError, AttributeError):
+                _SUBREAPER = False
+    return _SUBREAPER
+
+
+class Descendants:
+    """Every process that descends from one child, recorded while it runs and killed afterwards."""
+
+    def __init__(self, root: int):
+        self.me, self.my_sid = os.getpid(), os.getsid(0)
+        self.root = root
+        table = process_table()
+        self.start = table[root][3] if root in table else 0
+        self.known: dict[int, int] = {root: self.start}  # pid -> starttime (pid reuse safe)
+        self.sessions = {root}
+
+    def scan(self) -> tuple[dict, set[int]]:
+        """The current table and the pids (alive or zombie) that belong to the child's tree."""
+        table = process_table()
+        with _LAUNCHED_LOCK:
+            others = set(_LAUNCHED) - {self.root}
+        seeds = {p for p, st in self.known.items() if p in table and table[p][3] == st}
+        for pid, (_, ppid, sid, start) in table.items():
+            if start < self.start or pid in others or pid == self.me:
+                continue
+            if sid in self.sessions and sid != self.my_sid:
+                seeds.add(pid)  # the child's session (the child is its leader), and sessions it made
+            elif ppid == self.me and sid != self.my_sid:
+                seeds.add(pid)  # an orphan reparented to us, the subreaper, from a session of its own
+        children: dict[int, list[int]] = {}
+        for pid, (_, ppid, _, _) in table.items():
+            children.setdefault(ppid, []).append(pid)
+        found, stack = set(), list(seeds)
+        while stack:
+            pid = stack.pop()
+            if pid in found or pid in others or pid == self.me:
+                continue
+            found.add(pid)
+            stack.extend(children.get(pid, ()))
+        for pid in found:
+            self.known[pid] = table[pid][3]
+            self.sessions.add(table[pid][2])
+        return table, found
+
+    def kill_all(self, timeout: float = 5.0) -> list[int]:
+        """SIGKILL every descendant, reap those reparented to us; re-scan until none is left."""
+        deadline = time.monotonic() + timeout
+        while True:
+            table, found = self.scan()
+            live = [p for p in found if table[p][0] not in "ZX"]
+            ours = [p for p in found if table[p][1] == self.me]
+            for pid in live:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            for pid in ours:
+                try:
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+            waiting = [p for p in found if table[p][0] not in "ZX" or table[p][1] == self.me
+                       or table[p][1] in found]
+            if not waiting:
+                return []
+            if time.monotonic() > deadline:
+                return sorted(waiting)
+            time.sleep(0.005)
