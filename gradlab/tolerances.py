@@ -40,7 +40,8 @@ class Tolerance(NamedTuple):
     reason: str
 
 
-ORACLES = ("jax-reverse", "jax-forward", "central", "complex-step", "rtrl", "forward-bias", "torch", "rounding")
+ORACLES = ("jax-reverse", "jax-forward", "central", "complex-step", "rtrl", "forward-bias", "torch", "rounding",
+           "optax", "torch-optim")
 
 _EXACT64 = "two exact algorithms in float64 differ only by rounding order: measured <= 5.3e-13"
 _F32 = "our float32 rounding through the recurrence; measured <= 1.2e-4 with saturating tanh"
@@ -58,6 +59,14 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
     ("float64", "rounding"): Tolerance(
         1e-11, 1e-2, "the same computation in another order, layout or precision (per-sequence loops, "
                      "complex128 on real inputs, a scaled upstream gradient): rounding only"),
+    ("float64", "optax"): Tolerance(
+        1e-12, 1e-2, "NumPy optimiser vs optax (XLA, x64) over 60 steps: the same elementwise arithmetic in another "
+                     "order; measured <= 7.7e-14 on 18 configurations x 600 drawn problems; 1e-12 as issue 10 demands. "
+                     "Centered RMSprop is held to 'rounding': nu - mu^2 cancels under repeated gradients (1.9e-12; "
+                     "optax itself is 5e-13 from the exact value)"),
+    ("float64", "torch-optim"): Tolerance(
+        1e-12, 1e-2, "NumPy optimiser vs torch.optim in float64: the same arithmetic in another order; "
+                     "measured <= 7.6e-14"),
     ("float32", "jax-reverse"): Tolerance(1e-3, 1e-2, _F32),
     ("float32", "jax-forward"): Tolerance(1e-3, 1e-2, _F32),
     ("float32", "rtrl"): Tolerance(1e-3, 1e-2, _F32 + ", both sides in float32"),

@@ -12,9 +12,23 @@ from gradlab.optim.base import Transform, apply_updates, chain
 from gradlab.optim.mistakes import OPTIMIZER_MISTAKES, OptimizerMistake
 from gradlab.optim.optimizers import adagrad, adam, adamw, momentum, nesterov, rmsprop, sgd
 from gradlab.optim.registry import OPTIMIZERS, PRESETS, Variant, hyper_parameters, make, variants
-from gradlab.optim.transforms import (AdamState, EmptyState, RmsState, RssState, StddevState, TraceState,
-                                      add_decayed_weights, clip, clip_by_global_norm, scale_by_adam,
-                                      scale_by_learning_rate, scale_by_rms, scale_by_rss, scale_by_stddev, trace)
+from gradlab.optim.transforms import (
+                                      AdamState,
+                                      EmptyState,
+                                      RmsState,
+                                      RssState,
+                                      StddevState,
+                                      TraceState,
+                                      add_decayed_weights,
+                                      clip,
+                                      clip_by_global_norm,
+                                      scale_by_adam,
+                                      scale_by_learning_rate,
+                                      scale_by_rms,
+                                      scale_by_rss,
+                                      scale_by_stddev,
+                                      trace,
+)
 
 __all__ = [
     "OPTIMIZERS", "OPTIMIZER_MISTAKES", "PRESETS", "AdamState", "EmptyState", "OptimizerMistake", "RmsState",

@@ -100,7 +100,7 @@ def check_grads(params, grads) -> None:
 
 def _number(owner: str, name: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{owner}: {name} must be a real number, got {value!r}")
+        raise TypeError(f"{owner}: {name} must be a real number, got {value!r}")
     value = float(value)
     if not math.isfinite(value):
         raise ValueError(f"{owner}: {name} must be finite, got {value!r}")
@@ -133,5 +133,5 @@ def decay_rate(owner: str, name: str, value, *, upper_closed: bool = False) -> f
 
 def flag(owner: str, name: str, value) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{owner}: {name} must be True or False, got {value!r}")
+        raise TypeError(f"{owner}: {name} must be True or False, got {value!r}")
     return bool(value)

@@ -42,7 +42,7 @@ def _state_not_carried(build: Callable[..., Transform]) -> Callable[..., Transfo
 def _adam_with_corrections(corrections: Callable[[int, float, float], tuple[float, float]]):
     """Adam whose bias-correction divisors (c1, c2) come from ``corrections(count, b1, b2)``."""
 
-    def constructor(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0, eps_hat=False) -> Transform:
+    def constructor(learning_rate, b1=0.9, b2=0.999, eps=1e-8, eps_root=0.0) -> Transform:
         b1, b2 = decay_rate("adam", "b1", b1), decay_rate("adam", "b2", b2)
         eps, eps_root = nonnegative("adam", "eps", eps), nonnegative("adam", "eps_root", eps_root)
         ref = optimizers.adam(learning_rate, b1, b2, eps, eps_root)
@@ -84,7 +84,8 @@ OPTIMIZER_MISTAKES: dict[str, OptimizerMistake] = {m.id: m for m in [
                      "m and v restart from zero (and t from 1) at every step: u = -lr g/(|g| + eps), a sign step.",
                      "m_t = b1 m_{t-1} + (1 - b1) g_t", _state_not_carried(optimizers.adam)),
     OptimizerMistake("adam-no-bias-correction", "adam", "Adam without bias correction",
-                     "m and v are used as they are; early steps are (1 - b1)/sqrt(1 - b2) ~ 3 times too small.",
+                     "m and v are used as they are: the first step is (1 - b1)/sqrt(1 - b2) = 3.2 times Adam's "
+                     "lr sign(g) with the defaults, and the steps shrink as m and v warm up.",
                      "m_hat = m_t / (1 - b1^t), v_hat = v_t / (1 - b2^t)",
                      _adam_with_corrections(_no_bias_correction)),
     OptimizerMistake("adam-bias-correction-t-from-0", "adam", "Adam's bias correction counts steps from 0",

@@ -11,8 +11,15 @@ accumulator's start (``initial_accumulator_value``, ``initial_scale``), the deca
 from __future__ import annotations
 
 from gradlab.optim.base import Transform, chain, decay_rate, flag, positive
-from gradlab.optim.transforms import (add_decayed_weights, scale_by_adam, scale_by_learning_rate,
-                                      scale_by_rms, scale_by_rss, scale_by_stddev, trace)
+from gradlab.optim.transforms import (
+    add_decayed_weights,
+    scale_by_adam,
+    scale_by_learning_rate,
+    scale_by_rms,
+    scale_by_rss,
+    scale_by_stddev,
+    trace,
+)
 
 
 def sgd(learning_rate: float) -> Transform:

@@ -145,7 +145,7 @@ def variants(name: str) -> list[Variant]:
 
     The axes: where eps sits (inside/outside the square root), its value (1e-7 Keras/optax AdaGrad,
     1e-8, 1e-10 PyTorch AdaGrad), the decay (0.9 optax/Keras, 0.99 PyTorch), the accumulator's start
-    (0 or 0.1), momentum as a sum (no dampening) or an average (dampening = mu, and PyTorch's undamped
+    (0, or optax's 0.1), momentum as a sum (no dampening) or an average (dampening = mu, and PyTorch's undamped
     first step), Adam's eps in Algorithm 1 or in the eps-hat form, weight decay coupled or decoupled.
     Labels end with the tools that use the convention by default, e.g. "[optax, keras]". Hyper-parameters
     a student passes explicitly (learning_rate, momentum, b1, b2) stay arguments of the constructor.
@@ -153,21 +153,25 @@ def variants(name: str) -> list[Variant]:
     build = _optimizer(name)
     out: list[Variant] = []
 
-    def add(label: str, fixed: dict, constructor=None):
-        out.append(Variant(label + _where(name, fixed), constructor or partial(build, **fixed)))
+    def add(label: str, fixed: dict):
+        out.append(Variant(label + _where(name, fixed), partial(build, **fixed)))
 
     if name == "sgd":
         add("p -= lr g", {})
     elif name in ("momentum", "nesterov"):
         add("v = mu v + g (no dampening)", {"dampening": 0.0})
-        add("v = mu v + (1 - mu) g from v_0 = 0 (moving average)", {"dampening": "mu"},
-            _ema_momentum(name == "nesterov"))
-        add("v = mu v + (1 - mu) g with v_1 = g (PyTorch dampening = mu)", {"dampening": "mu", "torch": True},
-            _ema_momentum(name == "nesterov", undamped_first_step=True))
+        out.append(Variant("v = mu v + (1 - mu) g from v_0 = 0 (moving average)",
+                           _ema_momentum(name == "nesterov")))
+        out.append(Variant("v = mu v + (1 - mu) g with v_1 = g (torch SGD(dampening=momentum))",
+                           _ema_momentum(name == "nesterov", undamped_first_step=True)))
     elif name == "adagrad":
-        for g0, eps, inside in product((0.1, 0.0), (1e-7, 1e-8, 1e-10), (True, False)):
-            add(f"G_0 = {g0:g}, eps = {eps:g} {'inside' if inside else 'outside'} the sqrt",
-                {"initial_accumulator_value": g0, "eps": eps, "eps_in_sqrt": inside})
+        # With G_0 = 0.1 the accumulator hides eps: moving 1e-10 across the sqrt changes p by ~1e-11
+        # relative, below rounding. So G_0 = 0.1 comes only as optax's and Keras's (1e-7 inside).
+        add("G_0 = 0.1, eps = 1e-07 inside the sqrt", {"initial_accumulator_value": 0.1, "eps": 1e-7,
+                                                       "eps_in_sqrt": True})
+        for eps, inside in product((1e-7, 1e-8, 1e-10), (True, False)):
+            add(f"G_0 = 0, eps = {eps:g} {'inside' if inside else 'outside'} the sqrt",
+                {"initial_accumulator_value": 0.0, "eps": eps, "eps_in_sqrt": inside})
     elif name == "rmsprop":
         for centered, rho, eps, inside in product((False, True), (0.9, 0.99), (1e-8, 1e-7, 1e-10), (True, False)):
             add(f"{'centered, ' if centered else ''}decay {rho:g}, eps = {eps:g} "
@@ -181,8 +185,8 @@ def variants(name: str) -> list[Variant]:
                 + (f"eps-hat form, eps = {eps:g} on sqrt(v_t)" if hat else f"Algorithm 1, eps = {eps:g} on sqrt(v_hat)"),
                 fixed)
         if name == "adamw":
-            add("coupled L2 1e-2, g <- g + wd p before Adam (torch Adam(weight_decay=1e-2))", {"coupled": True},
-                _coupled_adam)
+            out.append(Variant("coupled L2 1e-2, g <- g + wd p before Adam (torch Adam(weight_decay=1e-2))",
+                               _coupled_adam))
     return out
 
 

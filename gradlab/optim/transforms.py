@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from gradlab.optim.base import (Params, Transform, decay_rate, flag, nonnegative, positive, tree_map)
+from gradlab.optim.base import Params, Transform, decay_rate, flag, nonnegative, positive, tree_map
 
 
 class EmptyState(NamedTuple):

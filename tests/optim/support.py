@@ -15,11 +15,11 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_enable_x64", True)  # before optax builds anything: the oracle runs in float64
 
-import optax  # noqa: E402  (after x64 is on)
+import optax
 
-from gradlab import optim  # noqa: E402
+from gradlab import optim
 
 STEPS = 60
 WIDTH = 64  # >= the largest total size the strategy draws (3 arrays of at most 4 * 4 entries)
@@ -122,7 +122,7 @@ def optax_trajectory(build, p0, grads, lr) -> dict[str, np.ndarray]:
     return _unflatten(np.asarray(flat), p0)
 
 
-ISSUE_RTOL = 1e-12  # issue 10: trajectories agree with optax to 1e-12 relative (compare.py's measure)
+ISSUE_RTOL = 1e-12  # marks a pair held to tolerances.py's "optax" entry (1e-12, issue 10)
 # Centered RMSprop divides by sqrt(nu - mu^2 + eps), a cancellation when gradients repeat: with one
 # gradient held for 60 steps at rho 0.9, nu - mu^2 = rho^t (1 - rho^t) g^2 ~ 1.8e-3 g^2, and both our
 # trajectory and optax's differ from the exact one (mpmath, 50 digits) by up to 1.3e-12 and 5.1e-13.

@@ -37,7 +37,7 @@ def test_state_never_aliases_the_callers_gradient():
     opt = optim.make("momentum", "pytorch", learning_rate=0.1)
     p0 = {"w": np.array([1.0, 2.0])}
     g = {"w": np.array([0.5, -0.5])}
-    p1, s1 = opt.step(p0, g, opt.init(p0))
+    _, s1 = opt.step(p0, g, opt.init(p0))
     g["w"] *= 100  # in-place, as min-char-rnn's `dWxh += ...` buffers are reused
     assert np.array_equal(s1[0].trace["w"], [0.5, -0.5])
 

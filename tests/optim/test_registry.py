@@ -59,11 +59,15 @@ def test_every_preset_names_real_optimisers_and_hyper_parameters(preset):
 
 @pytest.mark.parametrize("name", list(optim.OPTIMIZERS))
 def test_each_variant_is_a_distinct_trajectory_on_the_pinned_gradients(name):
+    """Distinct by 1000x the rounding tolerance, so a student's own rounding cannot blur two of them
+    (the closest pair measured: rmsprop eps 1e-8 vs 1e-10 outside the sqrt at decay 0.99, 1.4e-3)."""
     variants = optim.variants(name)
     assert len({v.label for v in variants}) == len(variants)
     runs = {v.label: trajectory(v.constructor(0.1), PINNED_P0, PINNED_GRADS) for v in variants}
-    same = [(a, b) for a, b in combinations(runs, 2) if _same(runs[a], runs[b])]
-    assert same == []
+    close = [(a, b, d) for a, b in combinations(runs, 2)
+             if (d := max(r.max_rel_err for r in compare_all(runs[a], runs[b], ROUNDING, "variant")))
+             <= 1e3 * ROUNDING.rtol]
+    assert close == []
 
 
 @pytest.mark.parametrize(("preset", "name"), [(p, n) for p in optim.PRESETS for n in optim.PRESETS[p]])

@@ -62,16 +62,16 @@ def test_add_decayed_weights_needs_params():
         t.update({"w": np.ones(1)}, t.init({"w": np.ones(1)}), None)
 
 
-@pytest.mark.parametrize(("build", "match"), [
-    (lambda: optim.clip(0.0), "clip: max_delta must be > 0"),
-    (lambda: optim.clip_by_global_norm(-1.0), "clip_by_global_norm: max_norm must be > 0"),
-    (lambda: optim.trace(1.0), r"trace: decay must be in \[0, 1\)"),
-    (lambda: optim.trace(0.9, dampening=1.5), r"trace: dampening must be in \[0, 1\]"),
-    (lambda: optim.scale_by_rss(eps=-1e-7), "scale_by_rss: eps must be >= 0"),
-    (lambda: optim.scale_by_rms(decay=0.9, eps_in_sqrt="yes"), "scale_by_rms: eps_in_sqrt must be True or False"),
-    (lambda: optim.scale_by_adam(b2=float("nan")), "scale_by_adam: b2 must be finite"),
-    (lambda: optim.scale_by_learning_rate("0.1"), "learning_rate must be a real number"),
+@pytest.mark.parametrize(("build", "error", "match"), [
+    (lambda: optim.clip(0.0), ValueError, "clip: max_delta must be > 0"),
+    (lambda: optim.clip_by_global_norm(-1.0), ValueError, "clip_by_global_norm: max_norm must be > 0"),
+    (lambda: optim.trace(1.0), ValueError, r"trace: decay must be in \[0, 1\)"),
+    (lambda: optim.trace(0.9, dampening=1.5), ValueError, r"trace: dampening must be in \[0, 1\]"),
+    (lambda: optim.scale_by_rss(eps=-1e-7), ValueError, "scale_by_rss: eps must be >= 0"),
+    (lambda: optim.scale_by_adam(b2=float("nan")), ValueError, "scale_by_adam: b2 must be finite"),
+    (lambda: optim.scale_by_rms(eps_in_sqrt="yes"), TypeError, "scale_by_rms: eps_in_sqrt must be True or False"),
+    (lambda: optim.scale_by_learning_rate("0.1"), TypeError, "learning_rate must be a real number, got '0.1'"),
 ])
-def test_bad_hyper_parameters_are_named(build, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_hyper_parameters_are_named(build, error, match):
+    with pytest.raises(error, match=match):
         build()
