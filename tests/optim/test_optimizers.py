@@ -3,7 +3,7 @@ pinned numbers (p0 = [1, -0.5, 0.3], lr 0.1, three steps)."""
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 
 from gradlab import optim
 from gradlab.compare import compare_all
@@ -13,6 +13,7 @@ from tests.support import failures
 
 ROUNDING = tolerance("float64", "rounding")  # NumPy and XLA run the same arithmetic in another order
 OPTAX = tolerance("float64", "optax")  # 1e-12, as issue 10 demands
+COUPLED_WD = 1e-2  # the weight decay of the adam-weight-decay-coupled pair
 
 
 def test_every_registered_optimizer_is_compared_with_optax():
@@ -57,9 +58,9 @@ def _torch_pairs():
          torch_opt("RMSprop", momentum=0.9)),
         ("adam", lambda lr: make("adam", "pytorch", learning_rate=lr), torch_opt("Adam")),
         ("adamw", lambda lr: make("adamw", "pytorch", learning_rate=lr), torch_opt("AdamW")),
-        ("adam-weight-decay-coupled", lambda lr: optim.chain(optim.add_decayed_weights(1e-2), make("adam", "pytorch",
+        ("adam-weight-decay-coupled", lambda lr: optim.chain(optim.add_decayed_weights(COUPLED_WD), make("adam", "pytorch",
                                                                                                 learning_rate=lr)),
-         torch_opt("Adam", weight_decay=1e-2)),
+         torch_opt("Adam", weight_decay=COUPLED_WD)),
     ]
 
 
@@ -81,10 +82,18 @@ def torch_trajectory(build, p0, grads, lr):
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize(("ours", "theirs"), [pytest.param(o, t, id=i) for i, o, t in TORCH_PAIRS])
+def _starts_at_the_coupled_l2_equilibrium(p0, grads) -> bool:
+    """g + wd p = 0 to rounding at step 1: Adam then normalises a rounding residue (1e-23 against eps
+    1e-8 first, then itself) and two correct codes diverge chaotically (seen: p0 = 1e-5, g = -1e-7,
+    ours and torch 1.5e-17 apart after one step, 2e-3 apart after 30). Conditioning, not a wrong update."""
+    return any(np.any(np.abs(g[0] + COUPLED_WD * p0[k]) <= 1e-9 * np.abs(g[0])) for k, g in grads.items())
+
+
+@pytest.mark.parametrize(("pair", "ours", "theirs"), [pytest.param(i, o, t, id=i) for i, o, t in TORCH_PAIRS])
 @given(problem=problems())
-def test_pytorch_preset_follows_torch_optim(ours, theirs, problem):
+def test_pytorch_preset_follows_torch_optim(pair, ours, theirs, problem):
     p0, grads, lr = problem
+    assume(pair != "adam-weight-decay-coupled" or not _starts_at_the_coupled_l2_equilibrium(p0, grads))
     reports = compare_all(trajectory(ours(lr), p0, grads), torch_trajectory(theirs, p0, grads, lr),
                           tolerance("float64", "torch-optim"), "torch-optim")
     assert failures(reports) == []
