@@ -30,7 +30,10 @@ BPTT, with e_t = (p_t - y_t) W_hy and dh = e_t + dh_next:
     row n: sum_t dq^T h_{t-1} (after) or sum_t da_n^T s_t (before)
 
 Only the recurrence loops over t; the input projection, the output layer and every weight gradient
-are single (T*B)-row GEMMs. Dtype-generic (float32, float64, complex128). The cache records the
+are single (T*B)-row GEMMs. Dtype-generic (float32, float64, complex128). Speed: the time loops write
+into preallocated arrays in place and allocate nothing (benchmarks/README.md has the measurements);
+reset="after" keeps q_t = h_{t-1} W_hn^T + b_hn from the forward, so the backward needs no extra GEMM;
+the backward computes the factors that do not depend on dh (``local_derivatives``) a block of steps ahead. The cache records the
 convention that made it, so ``backward`` needs no flag; the registry lists the two conventions as
 the models "gru" and "gru-cho" through ``convention(reset)``.
 """
@@ -46,7 +49,7 @@ import numpy as np
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
 from gradlab.models.losses import softmax_cross_entropy
 from gradlab.models.lstm import sigmoid
-from gradlab.models.rnn import linear, outer_sum, output_backward
+from gradlab.models.rnn import linear, outer_sum, output_backward, reversed_blocks
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
 PARAM_SHAPES = {"W_x": ("3H", "D"), "W_h": ("3H", "H"), "b_x": ("3H",), "b_h": ("3H",), "W_hy": ("V", "H"),
@@ -64,6 +67,7 @@ class GRUCache(NamedTuple):
     hs: np.ndarray  # (T+1, B, H); hs[0] = h0
     gates: np.ndarray  # (T, B, 3H) = [r | z | n], activated
     reset: str  # "after" or "before"
+    q: np.ndarray | None = None  # (T, B, H) = h_{t-1} W_hn^T + b_hn under reset="after", else None
 
 
 def check_reset(reset) -> str:
@@ -97,61 +101,105 @@ def _check(params, xs, targets, h0) -> dict[str, int]:
 def forward(params: dict, xs: np.ndarray, h0: np.ndarray, *, reset: str = "after") -> tuple[np.ndarray, GRUCache]:
     """Run the GRU over xs (T, B, D) from h0 (B, H); return logits (T, B, V) and the cache."""
     check_reset(reset)
-    s = _check(params, xs, None, h0)
-    T, B, H = s["T"], s["B"], s["H"]
+    _check(params, xs, None, h0)
+    return _forward(params, xs, h0, reset)
+
+
+def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, reset: str) -> tuple[np.ndarray, GRUCache]:
+    """forward, on arguments already checked."""
+    (T, B), H = xs.shape[:2], h0.shape[1]
     dtype = np.result_type(xs, h0, *params.values())
     W_h, b_h = params["W_h"], params["b_h"]
-    a_x = linear(xs, params["W_x"], params["b_x"])  # (T, B, 3H): x_t W_x^T + b_x for every t at once
+    # b_h adds where b_x does, except b_hn under reset "after" (inside r * (...)): add it with b_x, once
+    b_in = params["b_x"] + (np.concatenate([b_h[:2 * H], 0 * b_h[2 * H:]]) if reset == "after" else b_h)
+    a_x = linear(xs, params["W_x"], b_in)  # (T, B, 3H): x_t W_x^T + b_x (+ b_h) for every t at once
     hs, gates = np.empty((T + 1, B, H), dtype), np.empty((T, B, 3 * H), dtype)
+    rz, (r, z, n) = gates[..., :2 * H], split_gates(gates)  # views, filled step by step
+    q = np.empty((T, B, H), dtype) if reset == "after" else None
+    a_h, scratch = np.empty((B, 3 * H), dtype), np.empty((B, H), dtype)
     hs[0] = h0
     for t in range(T):
         h = hs[t]
         if reset == "after":
-            a_h = linear(h, W_h, b_h)  # (B, 3H): all three hidden-side rows in one GEMM
-            rz = sigmoid(a_x[t, :, :2 * H] + a_h[:, :2 * H])  # [r | z]
-            n = np.tanh(a_x[t, :, 2 * H:] + rz[:, :H] * a_h[:, 2 * H:])  # r * (h W_hn^T + b_hn)
+            np.matmul(h, W_h.T, out=a_h)  # (B, 3H): all three hidden-side rows in one GEMM
+            np.add(a_h[:, 2 * H:], b_h[2 * H:], out=q[t])  # q_t = h W_hn^T + b_hn
+            sigmoid(np.add(a_x[t, :, :2 * H], a_h[:, :2 * H], out=rz[t]), out=rz[t])  # [r | z]
+            np.multiply(r[t], q[t], out=n[t])  # r * (h W_hn^T + b_hn)
         else:
-            rz = sigmoid(a_x[t, :, :2 * H] + linear(h, W_h[:2 * H], b_h[:2 * H]))
-            n = np.tanh(a_x[t, :, 2 * H:] + linear(rz[:, :H] * h, W_h[2 * H:], b_h[2 * H:]))  # (r * h) W_hn^T
-        gates[t] = np.concatenate([rz, n], axis=-1)
-        z = rz[:, H:]
-        hs[t + 1] = (1 - z) * n + z * h  # h_t = (1 - z) n + z h_{t-1}
+            a_rz = np.matmul(h, W_h[:2 * H].T, out=rz[t])
+            sigmoid(np.add(a_x[t, :, :2 * H], a_rz, out=a_rz), out=a_rz)  # [r | z]
+            np.matmul(np.multiply(r[t], h, out=scratch), W_h[2 * H:].T, out=n[t])  # (r * h) W_hn^T
+        np.tanh(np.add(a_x[t, :, 2 * H:], n[t], out=n[t]), out=n[t])  # n = tanh(a_xn + ...)
+        np.multiply(np.subtract(h, n[t], out=scratch), z[t], out=scratch)
+        np.add(n[t], scratch, out=hs[t + 1])  # h_t = (1 - z) n + z h_{t-1} = n + z (h_{t-1} - n)
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
-    return logits, GRUCache(xs, hs, gates, reset)
+    return logits, GRUCache(xs, hs, gates, reset, q)
 
 
 def recurrence_backward(params: dict, cache: GRUCache, e: np.ndarray):
-    """BPTT through the GRU: da_x (T, B, 3H) input side, da_h (T, B, 3H) hidden side, dL/dh0 (B, H)."""
+    """BPTT through the GRU: da_x (T, B, 3H) input side, da_h (T, B, 3H) hidden side, dL/dh0 (B, H).
+
+    Under reset="before" b_h sits beside b_x in every row, and da_h is da_x (the same array).
+    """
     reset = check_reset(cache.reset)
     W_h, hs = params["W_h"], cache.hs
-    H = hs.shape[-1]
+    (T, B), H = e.shape[:2], hs.shape[-1]
     W_hrz, W_hn = W_h[:2 * H], W_h[2 * H:]
+    if reset == "after":  # q from the forward; a cache made by the other convention has none
+        q = cache.q if cache.q is not None else linear(hs[:-1], W_hn, params["b_h"][2 * H:])
+    da_x = np.empty((T, B, 3 * H), dtype=np.result_type(e, cache.gates, W_h))
+    da_h = np.empty_like(da_x) if reset == "after" else da_x
+    r, z = split_gates(cache.gates)[:2]  # (T, B, H) views
+    dh = np.zeros((B, H), da_x.dtype)  # dL/dh_t; it starts as dh_next = 0 after the last step
+    ds, scratch = np.empty((B, H), da_x.dtype), np.empty((B, H), da_x.dtype)
+    blocks = reversed_blocks(T, da_x[0].nbytes)
+    factors = np.empty((3, blocks[0][1] - blocks[0][0], B, H), da_x.dtype)
+    for t0, t1 in blocks:
+        dn_dh, dz_dh, dr_d = local_derivatives(cache.gates[t0:t1], hs[t0:t1], q[t0:t1] if reset == "after"
+                                               else hs[t0:t1], factors[:, :t1 - t0])
+        for t in reversed(range(t0, t1)):
+            da_r, da_z, dq = split_gates(da_h[t])  # the r, z rows: the same on both sides (copied below)
+            da_n = da_x[t, :, 2 * H:]
+            dh += e[t]  # the direct term plus everything that flows back from h_{t+1}
+            np.multiply(dh, dn_dh[t - t0], out=da_n)  # h = (1 - z) n + z h_prev, n = tanh(a_n)
+            np.multiply(dh, dz_dh[t - t0], out=da_z)  # z = sigma(a_z)
+            if reset == "after":  # a_n = a_xn + r * q
+                np.multiply(da_n, dr_d[t - t0], out=da_r)  # dr = da_n q, da_r = dr r (1 - r)
+                np.multiply(da_n, r[t], out=dq)  # dq = da_n r
+                dh *= z[t]
+                dh += np.matmul(da_h[t], W_h, out=scratch)  # dh_next = dh z + da_h W_h, a_h = h_prev W_h^T + b_h
+            else:  # a_n = a_xn + s W_hn^T + b_hn, s = r * h_prev
+                np.matmul(da_n, W_hn, out=ds)  # ds = da_n W_hn
+                np.multiply(ds, dr_d[t - t0], out=da_r)  # dr = ds h_prev, da_r = dr r (1 - r)
+                dh *= z[t]
+                dh += np.matmul(da_x[t, :, :2 * H], W_hrz, out=scratch)
+                dh += np.multiply(ds, r[t], out=ds)  # dh_next = dh z + da_rz W_hrz + ds r
     if reset == "after":
-        q = linear(hs[:-1], W_hn, params["b_h"][2 * H:])  # (T, B, H): h_{t-1} W_hn^T + b_hn, one GEMM
-    da_x = np.empty((*e.shape[:2], 3 * H), dtype=np.result_type(e, cache.gates, W_h))
-    da_h = np.empty_like(da_x)
-    dh_next = np.zeros_like(da_x[0, :, :H])
-    for t in reversed(range(e.shape[0])):
-        r, z, n = split_gates(cache.gates[t])
-        h_prev = hs[t]
-        dh = e[t] + dh_next  # the direct term plus everything that flows back from h_{t+1}
-        dn = dh * (1 - z)  # h = (1 - z) n + z h_prev
-        dz = dh * (h_prev - n)
-        da_n = dn * (1 - n**2)  # n = tanh(a_n)
-        if reset == "after":
-            dr, dq = da_n * q[t], da_n * r  # a_n = a_xn + r * q
-        else:
-            ds = da_n @ W_hn  # a_n = a_xn + s W_hn^T + b_hn, s = r * h_prev
-            dr = ds * h_prev
-        da_rz = np.concatenate([dr * r * (1 - r), dz * z * (1 - z)], axis=-1)  # sigma' from the outputs
-        da_x[t] = np.concatenate([da_rz, da_n], axis=-1)
-        if reset == "after":
-            da_h[t] = np.concatenate([da_rz, dq], axis=-1)  # a_h = h_prev W_h^T + b_h, all three rows
-            dh_next = dh * z + da_h[t] @ W_h
-        else:
-            da_h[t] = da_x[t]  # b_h sits beside b_x in every row
-            dh_next = dh * z + da_rz @ W_hrz + ds * r
-    return da_x, da_h, dh_next
+        da_x[..., :2 * H] = da_h[..., :2 * H]
+    return da_x, da_h, dh
+
+
+def local_derivatives(gates: np.ndarray, h_prev: np.ndarray, x: np.ndarray, out: np.ndarray | None = None):
+    """The backward step's factors that do not depend on dh, for any leading shape (..., H):
+
+        da_n = dh * dn_dh,  dn_dh = (1 - z)(1 - n^2)
+        da_z = dh * dz_dh,  dz_dh = (h_prev - n) z (1 - z)
+        da_r = d * dr_d,    dr_d  = x r (1 - r),  with (d, x) = (da_n, q) under reset "after" and
+                                                  (ds, h_prev) under "before"
+
+    written into ``out`` (3, ..., H) when given.
+    """
+    r, z, n = split_gates(gates)
+    dn_dh, dz_dh, dr_d = np.empty((3, *x.shape), np.result_type(gates, h_prev, x)) if out is None else out
+    np.subtract(1, z, out=dn_dh)
+    dn_dh *= np.subtract(1, np.square(n, out=dr_d), out=dr_d)  # (dr_d is scratch until its turn)
+    np.subtract(h_prev, n, out=dz_dh)
+    dz_dh *= z
+    dz_dh *= np.subtract(1, z, out=dr_d)
+    np.subtract(1, r, out=dr_d)
+    dr_d *= r
+    dr_d *= x
+    return dn_dh, dz_dh, dr_d
 
 
 def hidden_grads(cache: GRUCache, da_x: np.ndarray, da_h: np.ndarray, dh0: np.ndarray) -> dict[str, np.ndarray]:
@@ -180,7 +228,7 @@ def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.nda
     """Loss (0-d) and grads (dict with every parameter and h0) in one call."""
     check_reset(reset)
     _check(params, xs, targets, h0)
-    logits, cache = forward(params, xs, h0, reset=reset)
+    logits, cache = _forward(params, xs, h0, reset)
     loss, dlogits = softmax_cross_entropy(logits, targets, reduction)
     return loss, backward(params, cache, dlogits)
 

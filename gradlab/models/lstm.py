@@ -28,18 +28,25 @@ BPTT (the backward), with e_t = (p_t - y_t) W_hy the explicit dL_t/dh_t:
 Only the recurrence loops over t; the input projection, the output layer and every weight gradient
 are single (T*B)-row GEMMs. Every function is dtype-generic (float32, float64, complex128): the
 sigmoid is written as (1 + tanh(a/2))/2, holomorphic and free of exp overflow.
+
+Speed (benchmarks/README.md has the measurements): the time loops write into preallocated arrays in
+place and allocate nothing. The forward activates all four gates with ONE tanh over 4H columns,
+tanh(a * half) * half + shift (``gate_constants``), which is ``activate`` to the last bit. The backward's
+loop is ``cell_backward`` in place, with the factors that do not depend on dh or dc
+(``local_derivatives``) computed a block of steps ahead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
 from gradlab.models.losses import softmax_cross_entropy
-from gradlab.models.rnn import linear, outer_sum, output_backward
+from gradlab.models.rnn import linear, outer_sum, output_backward, reversed_blocks
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
 PARAM_SHAPES = {"W_x": ("4H", "D"), "W_h": ("4H", "H"), "b": ("4H",), "W_hy": ("V", "H"), "b_y": ("V",)}
@@ -57,9 +64,16 @@ class LSTMCache(NamedTuple):
     tanh_cs: np.ndarray  # (T, B, H) = tanh(c_t), kept so that the backward evaluates no tanh
 
 
-def sigmoid(a: np.ndarray) -> np.ndarray:
-    """sigma(a) = 1/(1 + exp(-a)) = (1 + tanh(a/2))/2: holomorphic, and no overflow at large |a|."""
-    return 0.5 * (1 + np.tanh(0.5 * a))
+def sigmoid(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """sigma(a) = 1/(1 + exp(-a)) = (1 + tanh(a/2))/2: holomorphic, and no overflow at large |a|.
+
+    Into ``out`` when given (``out`` may be ``a`` itself): four in-place NumPy calls, the same numbers.
+    """
+    out = np.multiply(a, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1
+    out *= 0.5
+    return out
 
 
 def split_gates(gates: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -74,10 +88,36 @@ def activate(a: np.ndarray) -> np.ndarray:
     return np.concatenate([sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)], axis=-1)
 
 
-def gate_slopes(gates: np.ndarray) -> np.ndarray:
-    """d gates / d a from the activated gates: [i(1-i) | f(1-f) | 1-g^2 | o(1-o)] (..., 4H)."""
-    i, f, g, o = split_gates(gates)
-    return np.concatenate([i * (1 - i), f * (1 - f), 1 - g**2, o * (1 - o)], axis=-1)
+class GateConstants(NamedTuple):
+    """Per-column constants (4H,) that treat the four gates in one NumPy call each (read-only)."""
+
+    half: np.ndarray  # [1/2 | 1/2 | 1 | 1/2]: activate(a) = tanh(a * half) * half + shift,
+    shift: np.ndarray  # [1/2 | 1/2 | 0 | 1/2]   as sigma(a) = (1 + tanh(a/2))/2
+    is_sigmoid: np.ndarray  # [1 | 1 | 0 | 1]: gate_slopes = gates * (is_sigmoid - gates) + is_tanh
+    is_tanh: np.ndarray  # [0 | 0 | 1 | 0]
+
+
+@lru_cache(maxsize=64)
+def gate_constants(H: int, dtype) -> GateConstants:
+    is_tanh = np.zeros(4 * H, dtype)
+    is_tanh[2 * H:3 * H] = 1  # the g block
+    constants = GateConstants((1 + is_tanh) / 2, (1 - is_tanh) / 2, 1 - is_tanh, is_tanh)
+    for c in constants:
+        c.setflags(write=False)
+    return constants
+
+
+def gate_slopes(gates: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """d gates / d a from the activated gates: [i(1-i) | f(1-f) | 1-g^2 | o(1-o)] (..., 4H).
+
+    Computed as gates * (is_sigmoid - gates) + is_tanh: the same numbers in three NumPy calls over all
+    four gates, written into ``out`` when given.
+    """
+    k = gate_constants(gates.shape[-1] // 4, gates.dtype)
+    out = np.subtract(k.is_sigmoid, gates, out=out)
+    out *= gates
+    out += k.is_tanh
+    return out
 
 
 def init(sizes: Sizes, rng: np.random.Generator, dtype=np.float64, forget_bias: float | None = None) -> dict:
@@ -120,20 +160,31 @@ def _check(params, xs, targets, state) -> tuple[dict[str, int], np.ndarray, np.n
 
 def forward(params: dict, xs: np.ndarray, state) -> tuple[np.ndarray, LSTMCache]:
     """Run the LSTM over xs (T, B, D) from h0 or (h0, c0), each (B, H); return logits (T, B, V), cache."""
-    s, h0, c0 = _check(params, xs, None, state)
-    T, B, H = s["T"], s["B"], s["H"]
+    _, h0, c0 = _check(params, xs, None, state)
+    return _forward(params, xs, h0, c0)
+
+
+def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, LSTMCache]:
+    """forward, on arguments already checked."""
+    (T, B), H = xs.shape[:2], h0.shape[1]
     dtype = np.result_type(xs, h0, c0, *params.values())
-    W_h = params["W_h"]
+    W_h_T, k = params["W_h"].T, gate_constants(H, dtype)
     a_x = linear(xs, params["W_x"], params["b"])  # (T, B, 4H): x_t W_x^T + b for every t at once
     hs, cs = np.empty((T + 1, B, H), dtype), np.empty((T + 1, B, H), dtype)
     gates, tanh_cs = np.empty((T, B, 4 * H), dtype), np.empty((T, B, H), dtype)
+    i, f, g, o = split_gates(gates)  # (T, B, H) views, filled step by step
+    ig = np.empty((B, H), dtype)  # scratch for i * g
     hs[0], cs[0] = h0, c0
     for t in range(T):
-        gates[t] = activate(a_x[t] + hs[t] @ W_h.T)  # a_t = x_t W_x^T + h_{t-1} W_h^T + b
-        i, f, g, o = split_gates(gates[t])
-        cs[t + 1] = f * cs[t] + i * g  # c_t = f * c_{t-1} + i * g
-        tanh_cs[t] = np.tanh(cs[t + 1])
-        hs[t + 1] = o * tanh_cs[t]  # h_t = o * tanh(c_t)
+        a = np.matmul(hs[t], W_h_T, out=gates[t])  # h_{t-1} W_h^T, written where the gates go
+        a += a_x[t]  # a_t = x_t W_x^T + h_{t-1} W_h^T + b
+        a *= k.half
+        np.tanh(a, out=a)
+        a *= k.half
+        a += k.shift  # [i | f | g | o] = activate(a_t), in place
+        c = np.multiply(f[t], cs[t], out=cs[t + 1])
+        c += np.multiply(i[t], g[t], out=ig)  # c_t = f * c_{t-1} + i * g
+        np.multiply(o[t], np.tanh(c, out=tanh_cs[t]), out=hs[t + 1])  # h_t = o * tanh(c_t)
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
     return logits, LSTMCache(xs, hs, cs, gates, tanh_cs)
 
@@ -155,8 +206,57 @@ Step = Callable[..., tuple[np.ndarray, np.ndarray]]
 def recurrence_backward(W_h: np.ndarray, cache: LSTMCache, e: np.ndarray, step: Step = cell_backward):
     """BPTT through h and c: da (T, B, 4H) for every step, dL/dh0 and dL/dc0 (B, H).
 
-    ``step`` is the one-step backward; mistakes and tests plant a mutated one here.
+    ``step`` is the one-step backward; mistakes and tests plant a mutated one here, and it is called
+    once per step as written. The default, ``cell_backward``, runs as the equivalent in-place loop below.
     """
+    if step is not cell_backward:
+        return _recurrence_backward_with(step, W_h, cache, e)
+    T, B, H = e.shape
+    da = np.empty((T, B, 4 * H), dtype=np.result_type(e, cache.gates, W_h))
+    f = split_gates(cache.gates)[1]
+    dh, dc = np.zeros((B, H), da.dtype), np.zeros((B, H), da.dtype)  # dh_next and dc_next after step T
+    scratch = np.empty((B, H), da.dtype)
+    blocks = reversed_blocks(T, da[0].nbytes)
+    steps = blocks[0][1] - blocks[0][0]
+    local_block, dc_dh_block = np.empty((steps, B, 4 * H), da.dtype), np.empty((steps, B, H), da.dtype)
+    for t0, t1 in blocks:
+        local, dc_dh = local_derivatives(cache.gates[t0:t1], cache.cs[t0:t1], cache.tanh_cs[t0:t1],
+                                         local_block[:t1 - t0], dc_dh_block[:t1 - t0])
+        for t in reversed(range(t0, t1)):  # cell_backward's equations, in place
+            local_t, da_t = local[t - t0].reshape(B, 4, H), da[t].reshape(B, 4, H)
+            dh += e[t]  # dh_t = e_t + dh_next
+            dc += np.multiply(dh, dc_dh[t - t0], out=scratch)  # dc_t = dc_next + dh_t * o (1 - tanh(c_t)^2)
+            np.multiply(dc[:, None], local_t[:, :3], out=da_t[:, :3])  # [da_i, da_f, da_g]
+            np.multiply(dh, local_t[:, 3], out=da_t[:, 3])  # da_o
+            dc *= f[t]  # dc_next for step t-1: c_t depends on c_{t-1} through f
+            np.matmul(da[t], W_h, out=dh)  # dh_next = dL/dh_{t-1} through a_t = ... + h_{t-1} W_h^T
+    return da, dh, dc
+
+
+def local_derivatives(gates: np.ndarray, c_prev: np.ndarray, tanh_c: np.ndarray, local: np.ndarray | None = None,
+                      dc_dh: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """cell_backward's factors that do not depend on dh or dc, for any leading shape (..., H):
+
+        da = [dc, dc, dc, dh] * local,  local = [g, c_prev, i, tanh(c)] * gate_slopes(gates)   (..., 4H)
+        dc = dc_next + dh * dc_dh,      dc_dh = o * (1 - tanh(c)^2)                            (..., H)
+
+    written into ``local`` and ``dc_dh`` when given.
+    """
+    i, _, g, o = split_gates(gates)
+    local = gate_slopes(gates, out=local)
+    l_i, l_f, l_g, l_o = split_gates(local)
+    l_i *= g  # di = dc * g
+    l_f *= c_prev  # df = dc * c_prev
+    l_g *= i  # dg = dc * i
+    l_o *= tanh_c  # do = dh * tanh(c)
+    dc_dh = np.square(tanh_c, out=dc_dh)
+    np.subtract(1, dc_dh, out=dc_dh)
+    dc_dh *= o
+    return local, dc_dh
+
+
+def _recurrence_backward_with(step: Step, W_h: np.ndarray, cache: LSTMCache, e: np.ndarray):
+    """recurrence_backward with ``step`` called once per time step."""
     da = np.empty((*e.shape[:2], W_h.shape[0]), dtype=np.result_type(e, cache.gates, W_h))
     dh_next, dc_next = np.zeros_like(da[0, :, :e.shape[2]]), np.zeros_like(da[0, :, :e.shape[2]])
     for t in reversed(range(e.shape[0])):
@@ -187,8 +287,8 @@ def backward(params: dict, cache: LSTMCache, dlogits: np.ndarray, step: Step = c
 
 def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, state, reduction: str = "sum"):
     """Loss (0-d) and grads (dict with every parameter, h0 and c0) in one call."""
-    _check(params, xs, targets, state)
-    logits, cache = forward(params, xs, state)
+    _, h0, c0 = _check(params, xs, targets, state)
+    logits, cache = _forward(params, xs, h0, c0)
     loss, dlogits = softmax_cross_entropy(logits, targets, reduction)
     return loss, backward(params, cache, dlogits)
 

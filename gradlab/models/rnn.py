@@ -20,6 +20,10 @@ BPTT (the backward): with dy_t = p_t - y_t and e_t = dy_t W_hy, the explicit dL_
 
 Only the recurrence loops over t; the input projection, the output layer and every weight gradient
 are single (T*B)-row GEMMs. Every function is dtype-generic (float32, float64, complex128).
+
+Speed (benchmarks/README.md has the measurements): inside the time loops every array is preallocated
+and every step writes in place (``out=``), so a step is three NumPy calls and allocates nothing; what
+does not depend on the recurrence (tanh' = 1 - h^2 for all t) is computed once, outside the loop.
 """
 
 from __future__ import annotations
@@ -45,9 +49,25 @@ class RNNCache(NamedTuple):
 
 
 def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
-    """x W^T (+ b) over every leading axis as ONE GEMM: (..., in) x (out, in) -> (..., out)."""
-    y = (x.reshape(-1, x.shape[-1]) @ W.T).reshape(*x.shape[:-1], W.shape[0])
-    return y if b is None else y + b
+    """x W^T (+ b) over every leading axis as ONE GEMM: (..., in) x (out, in) -> (..., out).
+
+    (A 3-D ``x @ W.T`` would run one GEMM per leading index: T small products instead of one.)
+    """
+    y = x.reshape(-1, x.shape[-1]) @ W.T
+    if b is not None:
+        y = np.add(y, b, out=y) if np.result_type(y, b) == y.dtype else y + b  # in place when no upcast
+    return y.reshape(*x.shape[:-1], W.shape[0])
+
+
+BLOCK_BYTES = 1 << 18  # per-step data a backward prepares ahead, per block of steps (about L2-sized)
+
+
+def reversed_blocks(T: int, bytes_per_step: int) -> list[tuple[int, int]]:
+    """[t0, t1) blocks that cover range(T), the last first, each holding about BLOCK_BYTES of per-step
+    data (at least one step). A backward computes its local derivatives a block ahead: few NumPy calls
+    when steps are small (a short sequence is one block), and still in cache when they are large."""
+    steps = max(1, min(T, BLOCK_BYTES // max(1, bytes_per_step)))
+    return [(max(0, t1 - steps), t1) for t1 in range(T, 0, -steps)]
 
 
 def outer_sum(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -72,14 +92,21 @@ def _check(params, xs, targets, h0) -> dict[str, int]:
 
 def forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, RNNCache]:
     """Run the RNN over xs (T, B, D) from h0 (B, H); return logits (T, B, V) and the cache."""
-    s = _check(params, xs, None, h0)
+    _check(params, xs, None, h0)
+    return _forward(params, xs, h0)
+
+
+def _forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, RNNCache]:
+    """forward, on arguments already checked."""
     dtype = np.result_type(xs, h0, *params.values())
-    W_hh = params["W_hh"]
+    W_hh_T = params["W_hh"].T
     a = linear(xs, params["W_xh"], params["b_h"])  # (T, B, H): x_t W_xh^T + b_h for every t at once
-    hs = np.empty((s["T"] + 1, s["B"], s["H"]), dtype=dtype)
+    hs = np.empty((xs.shape[0] + 1, *h0.shape), dtype=dtype)
     hs[0] = h0
-    for t in range(s["T"]):
-        hs[t + 1] = np.tanh(a[t] + hs[t] @ W_hh.T)  # h_t = tanh(z_t)
+    for t in range(xs.shape[0]):
+        z = np.matmul(hs[t], W_hh_T, out=hs[t + 1])  # h_{t-1} W_hh^T, written where h_t goes
+        z += a[t]  # z_t = x_t W_xh^T + h_{t-1} W_hh^T + b_h
+        np.tanh(z, out=z)  # h_t = tanh(z_t), in place
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
     return logits, RNNCache(xs, hs)
 
@@ -91,18 +118,20 @@ def output_backward(params: dict, cache: RNNCache, dlogits: np.ndarray) -> tuple
     if dlogits.shape != expected:
         raise ValueError(f"dlogits: expected shape (T, B, V) = {expected}, got {dlogits.shape}")
     grads = {"W_hy": outer_sum(dlogits, cache.hs[1:]), "b_y": dlogits.sum(axis=(0, 1))}
-    return grads, dlogits @ params["W_hy"]  # e_t = (p_t - y_t) W_hy
+    return grads, linear(dlogits, params["W_hy"].T)  # e_t = (p_t - y_t) W_hy, one GEMM for every t
 
 
 def recurrence_backward(W_hh: np.ndarray, hs: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """BPTT through h_t = tanh(z_t): dz (T, B, H) for every step, and dL/dh0 (B, H)."""
     dz = np.empty_like(e, dtype=np.result_type(e, hs, W_hh))
-    dh_next = np.zeros_like(dz[0])
+    tanh_slope = np.square(hs[1:], out=np.empty_like(dz))
+    np.subtract(1, tanh_slope, out=tanh_slope)  # tanh'(z_t) = 1 - h_t^2, for every t at once
+    dh = np.zeros_like(dz[0])  # dL/dh_t; it starts as dh_next = 0 after the last step
     for t in reversed(range(e.shape[0])):
-        dh = e[t] + dh_next  # the direct term plus everything that flows back from h_{t+1}
-        dz[t] = dh * (1 - hs[t + 1] ** 2)  # tanh'(z_t) = 1 - h_t^2
-        dh_next = dz[t] @ W_hh  # dL/dh_{t-1} through z_t = ... + h_{t-1} W_hh^T
-    return dz, dh_next
+        dh += e[t]  # the direct term plus everything that flowed back from h_{t+1}
+        np.multiply(dh, tanh_slope[t], out=dz[t])  # dz_t = dh_t * (1 - h_t^2)
+        np.matmul(dz[t], W_hh, out=dh)  # dh_next = dL/dh_{t-1} through z_t = ... + h_{t-1} W_hh^T
+    return dz, dh
 
 
 def hidden_grads(cache: RNNCache, dz: np.ndarray, dh0: np.ndarray) -> dict[str, np.ndarray]:
@@ -126,7 +155,7 @@ def backward(params: dict, cache: RNNCache, dlogits: np.ndarray) -> dict[str, np
 def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray, reduction: str = "sum"):
     """Loss (0-d) and grads (dict with every parameter and h0) in one call."""
     _check(params, xs, targets, h0)
-    logits, cache = forward(params, xs, h0)
+    logits, cache = _forward(params, xs, h0)
     loss, dlogits = softmax_cross_entropy(logits, targets, reduction)
     return loss, backward(params, cache, dlogits)
 

@@ -1,0 +1,129 @@
+"""Timing on a shared machine: interleaved repeats, one thread count for every library, the machine's facts."""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gradlab.bench.peers import importable
+
+BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+Progress = Callable[[str], None]
+
+
+def time_interleaved(steps: Mapping[Any, Callable[[], Any]], repeats: int, warmup: int,
+                     progress: Progress | None = None) -> dict[Any, list[float]]:
+    """Seconds per call of each step: every repeat runs each step once, the order rotated per repeat."""
+    keys = list(steps)
+    for _ in range(warmup):
+        for k in keys:
+            steps[k]()
+    times: dict[Any, list[float]] = {k: [] for k in keys}
+    enabled = gc.isenabled()
+    try:
+        for r in range(repeats):
+            gc.collect()
+            gc.disable()
+            for k in keys[r % len(keys):] + keys[:r % len(keys)]:
+                t0 = time.perf_counter()
+                steps[k]()
+                times[k].append(time.perf_counter() - t0)
+            if enabled:
+                gc.enable()
+            if progress:
+                progress(f"repeat {r + 1}/{repeats}")
+    finally:
+        if enabled:
+            gc.enable()
+    return times
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    """CPU, cores, versions, the BLAS that ran (threadpoolctl), thread count, load and BLAS variables."""
+    cpu = platform.processor() or platform.machine()
+    flags = ""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        cpu = f"{fields.get('model name', cpu)} (family {fields.get('cpu family')}, model {fields.get('model')})"
+        flags = " ".join(f for f in ("avx2", "fma", "avx512f") if f in fields.get("flags", "").split())
+    except OSError:
+        pass
+    info: dict[str, Any] = {
+        "cpu": cpu, "cpu_flags": flags, "cores": os.cpu_count(), "threads": threads,
+        "platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
+        "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+        "env": {k: os.environ.get(k) for k in (*BLAS_ENV, "OPENBLAS_NUM_THREADS", "XLA_FLAGS")},
+    }
+    for name in ("jax", "torch"):
+        if importable(name):
+            info[name] = __import__(name).__version__
+    try:
+        import threadpoolctl
+
+        info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "architecture", "num_threads",
+                                                "threading_layer", "prefix")}
+                        for p in threadpoolctl.threadpool_info()]
+    except ImportError:
+        info["blas"] = "threadpoolctl not installed: pip install threadpoolctl to record the BLAS kernel"
+    return info
+
+
+class Threads:
+    """Hold OpenBLAS (threadpoolctl), torch and XLA to ``n`` threads inside a ``with`` block.
+
+    XLA reads XLA_FLAGS once, when JAX starts its CPU backend: the limit takes effect only where JAX
+    was not imported before (a child process of ``run_full`` always qualifies); otherwise a note says so.
+    """
+
+    XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+    def __init__(self, n: int, notes: list[str]):
+        self.n, self.notes, self.limiter, self.torch_before, self.xla_before = n, notes, None, None, None
+
+    def __enter__(self):
+        try:
+            import threadpoolctl
+
+            self.limiter = threadpoolctl.threadpool_limits(self.n, user_api="blas")
+        except ImportError:
+            self.notes.append("threadpoolctl is not installed: BLAS threads were not limited")
+        if importable("torch"):
+            import torch
+
+            self.torch_before = torch.get_num_threads()
+            torch.set_num_threads(self.n)
+        flags = os.environ.get("XLA_FLAGS", "")
+        if self.n == 1 and self.XLA_ONE_THREAD not in flags:
+            if "jax" in sys.modules:
+                self.notes.append("jax was imported before the run: XLA kept its own thread pool")
+            else:
+                self.xla_before = flags
+                os.environ["XLA_FLAGS"] = f"{flags} {self.XLA_ONE_THREAD}".strip()
+        return self
+
+    def __exit__(self, *exc):
+        if self.limiter is not None:
+            self.limiter.restore_original_limits()
+        if self.torch_before is not None:
+            import torch
+
+            torch.set_num_threads(self.torch_before)
+        if self.xla_before is not None:  # JAX, if it started meanwhile, keeps what it read
+            os.environ["XLA_FLAGS"] = self.xla_before
+
+
+def blas_label(threads: int | None = None) -> str:
+    """The OpenBLAS kernel variables this process runs under, e.g. "OPENBLAS_CORETYPE/L2_SIZE unset, 1 thread"."""
+    set_ = {k: os.environ[k] for k in BLAS_ENV if k in os.environ}
+    label = "as set: " + ", ".join(f"{k}={v}" for k, v in set_.items()) if set_ else "OPENBLAS_CORETYPE/L2_SIZE unset"
+    return label if threads is None else f"{label}, {threads} thread{'s' if threads > 1 else ''}"

@@ -1,0 +1,167 @@
+"""gradlab/bench: the FLOP count by hand, the agreement check catching a planted mistake, a tiny quick run,
+the renderings, and bad arguments. Nothing here asserts a timing."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gradlab import bench, mistakes
+from gradlab.bench import Row
+from gradlab.models.losses import softmax_cross_entropy
+from gradlab.models.registry import get
+from gradlab.models.sizes import Sizes
+from gradlab.oracles import jax_models  # noqa: F401  (JAX imported first: the runner then leaves XLA_FLAGS alone)
+
+TINY = Sizes(T=2, B=3, D=4, H=5, V=6)  # all different, so a transposed shape cannot hide
+
+
+# --- the FLOP count --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model, G, total", [("rnn", 1, 2460), ("lstm", 4, 6600), ("gru", 3, 5220)])
+def test_the_gemm_flop_count_equals_a_hand_count_of_every_product(model, G, total):
+    T, B, D, H, V = TINY
+    N = T * B
+    by_hand = (2 * N * D * G * H  # x W_x^T, every t at once
+               + T * 2 * B * H * G * H  # h_{t-1} W_h^T, once per step
+               + 2 * N * H * V  # logits
+               + 2 * V * N * H  # dW_hy
+               + 2 * N * V * H  # e = dy W_hy
+               + T * 2 * B * G * H * H  # da_t W_h, once per step
+               + 2 * G * H * N * D  # dW_x
+               + 2 * G * H * N * H)  # dW_h
+    assert by_hand == total
+    assert bench.gemm_flops(model, TINY) == total == 2 * N * (G * H * (2 * D + 3 * H) + 3 * H * V)
+    assert [g.count for g in bench.gemms(model, TINY)] == [1, T, 1, 1, 1, T, 1, 1]
+
+
+# --- the agreement check ---------------------------------------------------------------------------
+
+def _reference(model, dtype="float64"):
+    theta, xs, ys = get(model).random_problem(TINY, seed=1, dtype=dtype)
+    loss, grads = get(model).grads({k: v.astype(np.float64) for k, v in theta.items()}, xs.astype(np.float64), ys)
+    return (theta, xs, ys), (float(loss), grads)
+
+
+def _mutated(mistake_id, theta, xs, ys):
+    """(loss, grads) with a catalogued mistake's backward in place of the reference's."""
+    model = get(mistakes.MISTAKES[mistake_id].model)
+    params = model.params(theta)
+    logits, cache = model.forward(params, xs, model.state(theta))
+    loss, dlogits = softmax_cross_entropy(logits, ys)
+    grads = mistakes.MISTAKES[mistake_id].backward(params, cache, dlogits)
+    return float(loss), {k: np.asarray(v, np.float64) for k, v in grads.items()}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("mistake_id", ["rnn-recurrent-term-dropped", "lstm-dc-not-carried", "gru-z-swapped"])
+def test_the_agreement_check_catches_a_mutated_implementation(mistake_id, dtype):
+    model = mistakes.MISTAKES[mistake_id].model
+    problem, reference = _reference(model, dtype)
+    right = bench.numpy_impl(model, *problem)
+    assert bench.check_agreement("numpy", model, "tiny", dtype, reference, right.fetch(right.step())).ok
+    wrong = bench.check_agreement("numpy", model, "tiny", dtype, reference, _mutated(mistake_id, *problem))
+    assert not wrong.ok and wrong.failures and wrong.max_rel_err > wrong.rtol
+
+
+def test_the_agreement_check_names_a_wrong_loss():
+    _, (loss, grads) = _reference("rnn")
+    agreement = bench.check_agreement("jax-jit", "rnn", "tiny", "float64", (loss, grads), (loss * 1.01, grads))
+    assert not agreement.ok and agreement.failures[0].startswith("loss:")
+
+
+# --- a tiny run ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tiny_run():
+    peers = [i for i in ("jax-jit", "torch-cell", "torch-fused") if not bench.skip_reason(i, "rnn")]
+    return bench.run(quick=True, models="rnn,gru", sizes={"tiny": TINY}, impls=["numpy", *peers], repeats=2,
+                     warmup=1)
+
+
+def test_the_quick_runner_on_a_tiny_size_returns_a_checked_row_per_model_and_implementation(tiny_run):
+    impls = [i for i in bench.IMPLS if not bench.skip_reason(i, "rnn")]
+    assert [(r.model, r.impl) for r in tiny_run.rows if r.model == "rnn"] == [("rnn", i) for i in impls]
+    assert all(a.ok for a in tiny_run.agreement), [a.failures for a in tiny_run.agreement if not a.ok]
+    for r in tiny_run.rows:
+        assert (r.size, r.dtype, r.repeats, r.threads, r.sizes) == ("tiny", "float64", 2, 1, TINY._asdict())
+        assert 0 < r.min_ms <= r.q1_ms <= r.median_ms <= r.q3_ms <= r.max_ms
+        assert r.gemm_gflop == bench.gemm_flops(r.model, TINY) / 1e9
+        assert r.gflop_s > 0 and r.limit_ms > 0 and r.limit_fraction > 0 and r.peak_fraction > 0
+        assert r.agrees is True and r.max_rel_err <= 1e-11
+        assert (r.ratio is None) == (len(impls) == 1)
+        assert (r.compile_s is not None) == (r.impl == "jax-jit")
+    assert tiny_run.machine["threads"] == 1 and tiny_run.machine["numpy"] == np.__version__
+    assert {g["dtype"] for g in tiny_run.gemm_rates} == {"float64"} and not tiny_run.memory and not tiny_run.scaling
+
+
+def test_the_result_renders_as_markdown_and_survives_a_json_round_trip(tiny_run, tmp_path):
+    text = tiny_run.to_markdown()
+    assert "### tiny (T=2, B=3, D=4, H=5, V=6)" in text and "| rnn | float64 | **numpy** |" in text
+    assert "agree with gradlab's float64 BPTT" in text and tiny_run.machine["cpu"] in text
+    data = json.loads(tiny_run.to_json())
+    assert {"rows", "machine", "gemm_rates", "agreement", "targets", "notes"} <= set(data)
+    again = bench.BenchResult.from_dict(data)
+    assert again.rows == tiny_run.rows and again.agreement == tiny_run.agreement
+    written = bench.write(tiny_run, tmp_path)
+    assert [p.name for p in written] == ["bptt.md", "bptt.json", "bptt.png"]
+    assert (tmp_path / "bptt.png").read_bytes()[:4] == b"\x89PNG"
+    assert len(bench.rich_tables(tiny_run)) == 1
+
+
+def _row(model, size, dtype, impl, median, ratio=None, limit_fraction=0.5):
+    return Row(model, size, dtype, impl, TINY._asdict(), 1, 3, median, median, median, median, median, 1.0, 1.0,
+               limit_fraction * median, limit_fraction, 0.5, ratio, "torch-fused", True, 0.0)
+
+
+def test_the_targets_are_judged_on_the_numpy_rows_only():
+    rows = [_row("lstm", "medium", "float64", "numpy", 90.0, ratio=0.9),
+            _row("lstm", "medium", "float64", "torch-fused", 100.0, ratio=1.0),
+            _row("lstm", "large", "float32", "numpy", 130.0, ratio=1.3, limit_fraction=0.75),
+            _row("gru", "teaching", "float64", "numpy", 1.2, ratio=1.2)]
+    result = bench.BenchResult(rows, {})
+    got = {(t.target.split(" ")[0] + t.target.split(" ")[2], t.model, t.size, t.dtype): t.met
+           for t in bench.targets(result)}
+    assert got == {("ratio1.0", "lstm", "medium", "float64"): True, ("ratio1.25", "lstm", "large", "float32"): False,
+                   (">=of", "lstm", "large", "float32"): True, ("ratio1.25", "gru", "teaching", "float64"): True}
+
+
+def test_interleaving_rotates_the_order_every_repeat():
+    calls = []
+    steps = {k: (lambda k=k: calls.append(k)) for k in "abc"}
+    times = bench.time_interleaved(steps, repeats=3, warmup=1)
+    assert calls == list("abc" + "abc" + "bca" + "cab") and all(len(t) == 3 for t in times.values())
+
+
+def test_the_rnn_cache_holds_the_inputs_and_every_hidden_state():
+    T, B, D, H, _ = TINY
+    assert bench.cache_bytes("rnn", TINY) == 8 * (T * B * D + (T + 1) * B * H)
+    assert bench.peak_bytes("rnn", TINY) >= bench.cache_bytes("rnn", TINY)
+
+
+# --- bad arguments ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"models": "elman"}, "models: expected names from"),
+    ({"sizes": "huge"}, "sizes: expected names from"),
+    ({"sizes": "1,2,3"}, "sizes: expected five positive integers"),
+    ({"dtypes": "int8"}, "dtypes: expected names from float64, float32"),
+    ({"impls": "tensorflow"}, "impls: expected names from numpy"),
+    ({"repeats": 0}, "repeats: expected a positive integer, got 0"),
+    ({"threads": -1}, "threads: expected a positive integer"),
+    ({"warmup": -1}, "warmup: expected a positive integer"),
+])
+def test_bad_arguments_raise_a_value_error_naming_the_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        bench.run(quick=True, **kwargs)
+
+
+def test_other_bad_arguments_are_refused_before_any_work():
+    with pytest.raises(TypeError, match="quick: expected True or False"):
+        bench.run(quick="yes")
+    with pytest.raises(ValueError, match="model: expected one of"):
+        bench.gemms("elman", TINY)
+    with pytest.raises(ValueError, match="sizes: expected names from"):
+        bench.run_full(out_dir=None, sizes=[TINY])
