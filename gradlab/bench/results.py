@@ -132,7 +132,8 @@ def render_markdown(result: BenchResult) -> str:
         (f"- versions: Python {m['python']}, NumPy {m['numpy']}, JAX {m.get('jax', 'not installed')}, "
          f"PyTorch {m.get('torch', 'not installed')}"),
         f"- BLAS (threadpoolctl): {blas_text}",
-        (f"- threads: {m['threads']} for every library; load average (1, 5, 15 min) "
+        (f"- threads: {m['threads']} for every library (process pinned to CPU(s) {m.get('cpu_affinity')}); "
+         "load average (1, 5, 15 min) "
          f"{_load(m.get('loadavg_start'))} at the start, {_load(m.get('loadavg_end'))} at the end"),
         f"- BLAS environment: {result.label}; " + ", ".join(f"{k}={v}" for k, v in m["env"].items()),
     ]
@@ -180,14 +181,20 @@ def render_markdown(result: BenchResult) -> str:
         lines += [f"| {e['model']} | {e['size']} | {e['cache_bytes'] / 2**20:.2f} | "
                   f"{e['cache_bytes'] / (e['T'] * e['B']):.0f} | {e['peak_bytes'] / 2**20:.2f} |" for e in result.memory]
     if result.scaling:
-        exps = scaling_exponents(result.scaling)
+        exps, flop_exps = scaling_exponents(result.scaling), scaling_exponents(result.scaling, "gemm_gflop")
         lines += ["", "## Scaling (NumPy, float64; plot: scaling.png)", "",
-                  "| model | sweep | values | median ms | fitted exponent (3 largest) |", "|---|---|---|---|---:|"]
+                  ("Exponents: least-squares slopes in log-log over the three largest values, of the time and of "
+                   "the GEMM FLOP count (which is what the time should follow while GFLOP/s stays flat)."), "",
+                  "| model | sweep | values | median ms | GFLOP/s | time exponent | FLOP exponent |",
+                  "|---|---|---|---|---|---:|---:|"]
         for (model, axis), e in exps.items():
-            pts = sorted((p["value"], p["median_ms"]) for p in result.scaling if (p["model"], p["axis"]) == (model, axis))
+            pts = sorted((p["value"], p["median_ms"], p["gemm_gflop"]) for p in result.scaling
+                         if (p["model"], p["axis"]) == (model, axis))
             fixed = "B=16, D=V=64, " + ("H=128" if axis == "T" else "T=50")
-            lines.append(f"| {model} | {axis} ({fixed}) | {', '.join(str(v) for v, _ in pts)} | "
-                         f"{', '.join(f'{t:.3g}' for _, t in pts)} | {e:.2f} |")
+            lines.append(f"| {model} | {axis} ({fixed}) | {', '.join(str(v) for v, _, _ in pts)} | "
+                         f"{', '.join(f'{t:.3g}' for _, t, _ in pts)} | "
+                         f"{', '.join(f'{1e3 * f / t:.0f}' for _, t, f in pts)} | {e:.2f} | "
+                         f"{flop_exps[model, axis]:.2f} |")
     for other in result.others:
         lines += ["", f"## The same run with {other.label}", "",
                   f"BLAS: {other.machine.get('blas')}", "", "| model | size | dtype | impl | ms | vs unset |",
@@ -275,6 +282,8 @@ def plot(result: BenchResult, out_dir: str | Path) -> list[Path]:
                     label=f"~ {axis}" if axis == "T" else "~ H^2")
             ax.set_xscale("log")
             ax.set_yscale("log")
+            ax.set_xticks(ref, [str(int(v)) for v in ref])
+            ax.minorticks_off()
             ax.set_xlabel(axis + (" (B=16, D=V=64, H=128)" if axis == "T" else " (T=50, B=16, D=V=64)"))
             ax.set_ylabel("ms per forward + backward (NumPy, float64)")
             ax.legend(fontsize=8)

@@ -46,7 +46,7 @@ def memory_table(models: Iterable[str], sizes: Mapping[str, Sizes], dtype="float
 SWEEP_T = (10, 25, 50, 100, 200)
 
 
-SWEEP_H = (32, 64, 128, 256, 512)
+SWEEP_H = (32, 64, 128, 256, 512, 1024)
 
 
 def sweep_sizes(axis: str, value: int) -> Sizes:
@@ -70,11 +70,12 @@ def scaling_sweep(say: Progress, models=("rnn", "lstm"), repeats: int = 5) -> li
     return points
 
 
-def scaling_exponents(points: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
-    """Least-squares slope of log(time) against log(T) or log(H), over the three largest values."""
+def scaling_exponents(points: list[dict[str, Any]], key: str = "median_ms") -> dict[tuple[str, str], float]:
+    """Least-squares slope of log(points[key]) against log(T) or log(H) over the three largest values:
+    key "median_ms" for the time, "gemm_gflop" for the FLOP count it is held against."""
     out = {}
-    for key in sorted({(p["model"], p["axis"]) for p in points}):
-        pts = sorted((p["value"], p["median_ms"]) for p in points if (p["model"], p["axis"]) == key)[-3:]
+    for sweep in sorted({(p["model"], p["axis"]) for p in points}):
+        pts = sorted((p["value"], p[key]) for p in points if (p["model"], p["axis"]) == sweep)[-3:]
         if len(pts) >= 2:
-            out[key] = float(np.polyfit(np.log([x for x, _ in pts]), np.log([t for _, t in pts]), 1)[0])
+            out[sweep] = float(np.polyfit(np.log([x for x, _ in pts]), np.log([y for _, y in pts]), 1)[0])
     return out

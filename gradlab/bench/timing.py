@@ -63,6 +63,7 @@ def machine_info(threads: int) -> dict[str, Any]:
         "platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
         "loadavg_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "env": {k: os.environ.get(k) for k in (*BLAS_ENV, "OPENBLAS_NUM_THREADS", "XLA_FLAGS")},
+        "cpu_affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
     }
     for name in ("jax", "torch"):
         if importable(name):
@@ -78,19 +79,44 @@ def machine_info(threads: int) -> dict[str, Any]:
     return info
 
 
-class Threads:
-    """Hold OpenBLAS (threadpoolctl), torch and XLA to ``n`` threads inside a ``with`` block.
+def idlest_cpus(n: int, among: set[int], sample_s: float = 0.3) -> set[int]:
+    """The ``n`` CPUs of ``among`` that were idle longest over ``sample_s`` seconds (/proc/stat)."""
+    def idle() -> dict[int, int]:
+        lines = Path("/proc/stat").read_text().splitlines()
+        return {int(f[0][3:]): int(f[4]) + int(f[5]) for f in (ln.split() for ln in lines)
+                if f[0].startswith("cpu") and f[0] != "cpu"}
+    try:
+        before = idle()
+        time.sleep(sample_s)
+        after = idle()
+    except (OSError, ValueError, IndexError):
+        return set(sorted(among)[:n])
+    return set(sorted(among, key=lambda c: after.get(c, 0) - before.get(c, 0), reverse=True)[:n])
 
-    XLA reads XLA_FLAGS once, when JAX starts its CPU backend: the limit takes effect only where JAX
-    was not imported before (a child process of ``run_full`` always qualifies); otherwise a note says so.
+
+class Threads:
+    """Hold every library to ``n`` threads inside a ``with`` block: OpenBLAS (threadpoolctl), torch
+    (set_num_threads) and XLA, which honours no thread setting at large sizes (measured: XLA_FLAGS'
+    intra_op_parallelism_threads=1 still ran the large LSTM on two cores) but sizes its pool by the CPU
+    affinity. So when ``n`` is below the CPUs available, the process is pinned to the ``n`` idlest of
+    them for the block. XLA reads both once, when JAX starts: a note says when JAX was imported before.
     """
 
     XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
     def __init__(self, n: int, notes: list[str]):
-        self.n, self.notes, self.limiter, self.torch_before, self.xla_before = n, notes, None, None, None
+        self.n, self.notes = n, notes
+        self.limiter = self.torch_before = self.xla_before = self.affinity_before = None
+        self.cpus: set[int] | None = None
 
     def __enter__(self):
+        if "jax" in sys.modules:
+            self.notes.append("jax was imported before the run: XLA kept the threads it started with")
+        if hasattr(os, "sched_getaffinity"):
+            available = os.sched_getaffinity(0)
+            if self.n < len(available):
+                self.affinity_before, self.cpus = available, idlest_cpus(self.n, available)
+                os.sched_setaffinity(0, self.cpus)
         try:
             import threadpoolctl
 
@@ -103,12 +129,9 @@ class Threads:
             self.torch_before = torch.get_num_threads()
             torch.set_num_threads(self.n)
         flags = os.environ.get("XLA_FLAGS", "")
-        if self.n == 1 and self.XLA_ONE_THREAD not in flags:
-            if "jax" in sys.modules:
-                self.notes.append("jax was imported before the run: XLA kept its own thread pool")
-            else:
-                self.xla_before = flags
-                os.environ["XLA_FLAGS"] = f"{flags} {self.XLA_ONE_THREAD}".strip()
+        if self.n == 1 and self.XLA_ONE_THREAD not in flags and "jax" not in sys.modules:
+            self.xla_before = flags
+            os.environ["XLA_FLAGS"] = f"{flags} {self.XLA_ONE_THREAD}".strip()
         return self
 
     def __exit__(self, *exc):
@@ -120,6 +143,8 @@ class Threads:
             torch.set_num_threads(self.torch_before)
         if self.xla_before is not None:  # JAX, if it started meanwhile, keeps what it read
             os.environ["XLA_FLAGS"] = self.xla_before
+        if self.affinity_before is not None:
+            os.sched_setaffinity(0, self.affinity_before)
 
 
 def blas_label(threads: int | None = None) -> str:
