@@ -130,6 +130,59 @@ def check(
         raise CouldNotRun(summary_line(result))
 
 
+@app.command(epilog="Examples:  gradlab bench --quick | gradlab bench --models lstm --sizes medium --dtypes float32 "
+                    "--quick | gradlab bench --threads 1,2   (the full run: ~20 min, writes benchmarks/results/)")
+def bench(
+    quick: bool = typer.Option(False, "--quick", help="Teaching + medium size, float64, few repeats, in this "
+                                                     "process, nothing written unless --out (< 2 min)."),
+    models: str = typer.Option(None, help="Comma-separated: rnn, lstm, gru, gru-cho (default rnn,lstm,gru)."),
+    sizes: str = typer.Option(None, help="Comma-separated: teaching, medium, large (default: all; quick: the "
+                                         "first two)."),
+    dtypes: str = typer.Option(None, help="Comma-separated: float64, float32 (default both; quick: float64)."),
+    impls: str = typer.Option(None, help="Comma-separated: numpy, jax-jit, torch-fused, torch-cell (default all)."),
+    repeats: int = typer.Option(None, help="Timed repeats per row (default: 30 teaching, 10 medium, 5 large)."),
+    threads: str = typer.Option("1", help="Threads for every library; the full run takes several, e.g. 1,2."),
+    out_dir: str = typer.Option(None, "--out", help="Where bptt.md, bptt.json and the plots go (full run "
+                                                    "default: benchmarks/results)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of tables."),
+):
+    """Time gradlab's NumPy BPTT against JAX jit and PyTorch (fused and cell loop); exit 1 if any disagrees."""
+    from gradlab import bench as b
+    from gradlab.bench.results import rich_tables
+
+    counts = [_count(n, "threads") for n in threads.split(",")]
+    options = {"models": models, "sizes": sizes, "dtypes": dtypes, "impls": impls, "repeats": repeats}
+    with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True,
+                  disable=as_json or not err.is_terminal) as bar:
+        task = bar.add_task("benchmark", total=None)
+
+        def say(message: str) -> None:
+            bar.update(task, description=message)
+
+        if quick:
+            result = b.run(quick=True, threads=counts[0], out_dir=out_dir, progress=say, **options)
+        else:
+            result = b.run_full(out_dir=out_dir or b.RESULTS_DIR, threads=counts, progress=say, **options)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        for table in rich_tables(result):
+            out.print(table)
+        for note in result.notes:
+            out.print(f"note: {note}", markup=False, highlight=False)
+        if out_dir or not quick:
+            out.print(f"written: {out_dir or b.RESULTS_DIR}/bptt.md, bptt.json, bptt.png", markup=False)
+    bad = [a for a in result.agreement if not a.ok]
+    if bad:
+        raise CheckFailed(f"{len(bad)} implementation(s) disagree with gradlab's gradients (see the notes)")
+
+
+def _count(text: str, name: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise ValueError(f"{name}: expected positive integers separated by commas, got {text!r}")
+    return int(text)
+
+
 @app.command(epilog="Examples:  gradlab derive | gradlab derive rnn_bias | gradlab derive rnn_bias --latex")
 def derive(
     names: list[str] = typer.Argument(None, help="Derivation scripts to run (default: all)."),

@@ -165,3 +165,43 @@ def test_other_bad_arguments_are_refused_before_any_work():
         bench.gemms("elman", TINY)
     with pytest.raises(ValueError, match="sizes: expected names from"):
         bench.run_full(out_dir=None, sizes=[TINY])
+
+
+# --- the command line -------------------------------------------------------------------------------
+
+def test_gradlab_bench_quick_prints_the_table_and_exits_0(capsys):
+    from gradlab import cli
+
+    assert cli.main(["bench", "--quick", "--models", "rnn", "--sizes", "3,2,4,5,6", "--impls", "numpy",
+                     "--repeats", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "T=3, B=2, D=4, H=5, V=6" in out and "numpy" in out and "GFLOP/s" in out
+
+
+def test_gradlab_bench_exits_1_when_an_implementation_disagrees(monkeypatch, capsys):
+    from gradlab import cli
+
+    real = bench.run
+
+    def planted(**kwargs):
+        result = real(**kwargs)
+        result.agreement[0].ok = False
+        return result
+
+    monkeypatch.setattr(bench, "run", planted)
+    assert cli.main(["bench", "--quick", "--models", "rnn", "--sizes", "3,2,4,5,6", "--impls", "numpy",
+                     "--repeats", "2", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["rows"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bench", "--quick", "--threads", "0"], "threads: expected positive integers separated by commas, got '0'"),
+    (["bench", "--quick", "--sizes", "huge"], "sizes: expected names from teaching, medium, large or T,B,D,H,V"),
+    (["bench", "--quick", "--models", "elman"], "models: expected"),
+])
+def test_gradlab_bench_bad_arguments_print_one_line_and_exit_2(argv, message, capsys):
+    from gradlab import cli
+
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1

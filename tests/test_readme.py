@@ -1,7 +1,10 @@
 """README.md and .ci/run stay true to each other: CI runs exactly README's test command."""
 
+import json
 import re
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,3 +29,13 @@ def test_ci_runs_exactly_the_readme_test_command():
 def test_the_torch_extra_is_pinned_to_the_local_wheel():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'torch = ["torch==2.13.0"]' in pyproject
+
+
+@pytest.mark.parametrize("doc", ["README.md", "benchmarks/README.md"])
+def test_the_benchmark_table_shown_is_that_of_the_committed_results(doc):
+    from gradlab.bench import BenchResult, summary_markdown
+
+    result = BenchResult.from_dict(json.loads((ROOT / "benchmarks/results/bptt.json").read_text()))
+    text = (ROOT / doc).read_text()
+    shown = text.split("<!-- bench-summary:start -->\n")[1].split("\n<!-- bench-summary:end -->")[0]
+    assert shown == summary_markdown(result)

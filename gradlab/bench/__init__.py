@@ -54,7 +54,17 @@ from gradlab.bench.peers import (
     torch_cell_impl,
     torch_fused_impl,
 )
-from gradlab.bench.results import BenchResult, Row, Target, plot, render_markdown, rich_tables, targets, write
+from gradlab.bench.results import (
+    BenchResult,
+    Row,
+    Target,
+    plot,
+    render_markdown,
+    rich_tables,
+    summary_markdown,
+    targets,
+    write,
+)
 from gradlab.bench.sweeps import cache_bytes, memory_table, peak_bytes, scaling_exponents, scaling_sweep
 from gradlab.bench.timing import BLAS_ENV, Progress, Threads, blas_label, machine_info, time_interleaved
 from gradlab.models.registry import get
@@ -63,7 +73,7 @@ from gradlab.models.sizes import Sizes
 __all__ = ["BENCH_MODELS", "DTYPES", "IMPLS", "PEERS", "SIZES", "Agreement", "BenchResult", "Gemm", "Impl", "Row",
            "Target", "cache_bytes", "check_agreement", "gemm_flops", "gemms", "jax_impl", "memory_table", "numpy_impl",
            "peak_bytes", "plot", "render_markdown", "rich_tables", "run", "run_full", "scaling_exponents",
-           "scaling_sweep", "skip_reason", "square_peak", "targets", "time_gemm", "time_interleaved",
+           "scaling_sweep", "skip_reason", "square_peak", "summary_markdown", "targets", "time_gemm", "time_interleaved",
            "torch_cell_impl", "torch_fused_impl", "write"]
 
 SIZES = {"teaching": Sizes(T=25, B=1, D=65, H=100, V=65),  # min-char-rnn

@@ -118,6 +118,27 @@ def _size_title(size: str, s: Mapping[str, int]) -> str:
     return f"{size} (T={s['T']}, B={s['B']}, D={s['D']}, H={s['H']}, V={s['V']})"
 
 
+def summary_markdown(result: BenchResult) -> str:
+    """One line per (size, dtype, model): NumPy against the fastest peer, and the share of the GEMM limit.
+
+    The table README.md shows (tests/test_readme.py keeps it equal to the committed results).
+    """
+    lines = ["| size | dtype | model | NumPy ms | fastest peer | peer ms | ratio | NumPy % of GEMM limit |",
+             "|---|---|---|---:|---|---:|---:|---:|"]
+    by_key = {(r.size, r.dtype, r.model, r.impl): r for r in result.rows}
+    for r in result.rows:
+        if r.impl != "numpy" or r.fastest_peer is None:
+            continue
+        peer = by_key[r.size, r.dtype, r.model, r.fastest_peer]
+        ratio = f"**{r.ratio:.3f}**" if r.ratio > (1.0 if r.dtype == "float64" and r.size != "teaching" else 1.25) \
+            else f"{r.ratio:.3f}"
+        lines.append(f"| {r.size} | {r.dtype} | {r.model} | {r.median_ms:.3g} | {peer.impl} | {peer.median_ms:.3g} | "
+                     f"{ratio} | {r.limit_fraction:.0%} |")
+    met = [t.met for t in targets(result)]
+    lines += ["", f"{sum(met)} of {len(met)} target checks met (bold: a ratio above its target)."]
+    return "\n".join(lines)
+
+
 def render_markdown(result: BenchResult) -> str:
     m = result.machine
     blas = m.get("blas")

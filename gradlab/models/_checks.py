@@ -6,6 +6,7 @@ Shapes are declared symbolically, ``{"W_x": ("4H", "D"), ...}``; a leading integ
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -26,6 +27,7 @@ def require_array(name: str, x, ndim: int | None = None, kinds: str = INEXACT_KI
         raise TypeError(f"{name}: expected {wanted}, got {x.dtype}")
 
 
+@functools.cache
 def _parse(symbol: str) -> tuple[int, str]:
     match = _SYMBOL.match(symbol)
     if not match:
@@ -79,6 +81,8 @@ def check_sequence(xs, targets, D: int | None = None, V: int | None = None) -> t
 
 
 def check_target_range(targets: np.ndarray, V: int) -> None:
+    if targets.size == 0 or (targets.min() >= 0 and targets.max() < V):
+        return
     bad = (targets < 0) | (targets >= V)
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])

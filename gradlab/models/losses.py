@@ -48,13 +48,16 @@ def softmax_cross_entropy(
     check_logits_targets(logits, targets)
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
-    logp = log_softmax(logits)
-    picked = np.take_along_axis(logp, targets[..., None], axis=-1)[..., 0]  # (T, B)
-    loss = -np.sum(picked)
-    p = np.exp(logp)
-    y = one_hot(targets, logits.shape[-1], logits.dtype)
-    dlogits = p - y
+    V = logits.shape[-1]
+    shifted = logits - np.max(logits.real, axis=-1, keepdims=True)  # (T, B, V), its largest real part 0
+    p = np.exp(shifted)  # one exp serves the loss and the gradient
+    total = np.sum(p, axis=-1)  # (T, B)
+    rows, cols = np.arange(targets.size), targets.reshape(-1)
+    picked = shifted.reshape(-1, V)[rows, cols].reshape(targets.shape)  # o_t[y_t] - max, (T, B)
+    loss = np.sum(np.log(total) - picked)  # -sum log p_t[y_t]
+    dlogits = np.divide(p, total[..., None], out=p)  # p_t, in place
+    dlogits.reshape(-1, V)[rows, cols] -= 1  # p_t - onehot(y_t), without building the one-hot
     if reduction == "mean":
         n = targets.size
-        loss, dlogits = loss / n, dlogits / n
+        loss, dlogits = loss / n, np.divide(dlogits, n, out=dlogits)
     return np.asarray(loss, dtype=logits.dtype), dlogits
