@@ -4,6 +4,7 @@ the renderings, and bad arguments. Nothing here asserts a timing."""
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -131,8 +132,23 @@ def test_the_targets_are_judged_on_the_numpy_rows_only():
 def test_interleaving_rotates_the_order_every_repeat():
     calls = []
     steps = {k: (lambda k=k: calls.append(k)) for k in "abc"}
-    times = bench.time_interleaved(steps, repeats=3, warmup=1)
+    times = bench.time_interleaved(steps, repeats=3, warmup=1, min_sample_s=0)
     assert calls == list("abc" + "abc" + "bca" + "cab") and all(len(t) == 3 for t in times.values())
+
+
+def test_a_short_step_is_timed_over_back_to_back_calls_and_a_long_one_once():
+    calls = {"short": 0, "long": 0}
+
+    def short():
+        calls["short"] += 1
+
+    def long():
+        calls["long"] += 1
+        time.sleep(0.03)
+
+    times = bench.time_interleaved({"short": short, "long": long}, repeats=2, warmup=1, min_sample_s=0.02)
+    assert calls["long"] == 1 + 2 and calls["short"] > 1 + 2 * 10  # the warm-up call, then 2 samples
+    assert all(t >= 0.03 for t in times["long"]) and all(t < 0.01 for t in times["short"])
 
 
 def test_the_rnn_cache_holds_the_inputs_and_every_hidden_state():

@@ -19,13 +19,25 @@ BLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 Progress = Callable[[str], None]
 
 
+MIN_SAMPLE_S = 0.02  # a timed sample runs a step back to back until it lasts at least this long
+
+
 def time_interleaved(steps: Mapping[Any, Callable[[], Any]], repeats: int, warmup: int,
-                     progress: Progress | None = None) -> dict[Any, list[float]]:
-    """Seconds per call of each step: every repeat runs each step once, the order rotated per repeat."""
+                     progress: Progress | None = None, min_sample_s: float = MIN_SAMPLE_S) -> dict[Any, list[float]]:
+    """Seconds per call of each step: every repeat takes one sample of each step, the order rotated per repeat.
+
+    A sample is ``n`` back-to-back calls divided by ``n``, with ``n`` fixed per step from the warm-up so a
+    sample lasts about ``min_sample_s`` (timeit's practice): steps of a millisecond are then timed in the
+    steady state a training loop sees, not each right after the previous step (another library) or the
+    ``gc.collect`` before the repeat has evicted the caches. Steps longer than ``min_sample_s`` run once.
+    """
     keys = list(steps)
-    for _ in range(warmup):
+    inner = {k: 1 for k in keys}
+    for w in range(max(1, warmup)):
         for k in keys:
+            t0 = time.perf_counter()
             steps[k]()
+            inner[k] = max(1, min(1000, int(min_sample_s / max(time.perf_counter() - t0, 1e-9))))
     times: dict[Any, list[float]] = {k: [] for k in keys}
     enabled = gc.isenabled()
     try:
@@ -33,9 +45,11 @@ def time_interleaved(steps: Mapping[Any, Callable[[], Any]], repeats: int, warmu
             gc.collect()
             gc.disable()
             for k in keys[r % len(keys):] + keys[:r % len(keys)]:
+                step, n = steps[k], inner[k]
                 t0 = time.perf_counter()
-                steps[k]()
-                times[k].append(time.perf_counter() - t0)
+                for _ in range(n):
+                    step()
+                times[k].append((time.perf_counter() - t0) / n)
             if enabled:
                 gc.enable()
             if progress:
