@@ -111,6 +111,9 @@ def check(
     style: str = typer.Option(None, "--style", help="minchar, cs231n or gradlab (default: told from the file)."),
     model: str = typer.Option(None, "--model", help="rnn, lstm, gru or gru-cho, where the style leaves it open."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (DESIGN.md's result shape)."),
+    isolation: str = typer.Option("default", "--isolation", help="default: run at the best tier this machine "
+                                  "gives and name what is missing; strict: refuse below tier B (exit 2)."),
+    tier: str = typer.Option(None, "--tier", hidden=True, help="Force a lower isolation tier (tests)."),
 ):
     """Run a student's gradient code in a sandbox; say which gradient is wrong, where, and from which T.
 
@@ -119,7 +122,7 @@ def check(
     from gradlab.student import check as check_submission
     from gradlab.student.report import render, summary_line
 
-    result = check_submission(file, style=style, model=model)
+    result = check_submission(file, style=style, model=model, isolation=isolation, tier=tier)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -181,6 +184,32 @@ def _count(text: str, name: str) -> int:
     if not text.strip().isdigit() or int(text) < 1:
         raise ValueError(f"{name}: expected positive integers separated by commas, got {text!r}")
     return int(text)
+
+
+@app.command(epilog="Examples:  gradlab doctor | gradlab doctor --json | GRADLAB_FORCE_TIER=C gradlab doctor")
+def doctor(
+    isolation: str = typer.Option("default", "--isolation", help="strict: exit 2 when runs here would be below "
+                                                                  "tier B."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+):
+    """How student code is isolated on this machine: the tier, each mechanism (tried, not guessed), the fixes."""
+    from gradlab.student import isolation as iso
+
+    rep = iso.report()
+    if as_json:
+        print(json.dumps(rep.to_dict(), indent=2))
+    else:
+        out.print(f"isolation tier {rep.tier}" + (f" (forced by {iso.FORCE_ENV}={rep.forced})" if rep.forced else "")
+                  + f" of A-D on this machine; best available: {iso.probe().best}", markup=False, highlight=False)
+        table = Table(title_justify="left")
+        for column in ("mechanism", "status", "detail", "fix"):
+            table.add_column(column)
+        for m in rep.mechanisms:
+            table.add_row(m.name, "[green]ok[/]" if m.ok else "[yellow]missing[/]", m.detail, m.fix or "-")
+        out.print(table)
+        for line in rep.not_guaranteed or ["nothing SANDBOX.md lists for this tier is missing"]:
+            out.print(f"not guaranteed: {line}" if rep.not_guaranteed else line, markup=False, highlight=False)
+    iso.select(None, isolation)  # strict below tier B: IsolationError, exit 2
 
 
 @app.command(epilog="Examples:  gradlab derive | gradlab derive rnn_bias | gradlab derive rnn_bias --latex")

@@ -11,12 +11,14 @@ the shim in the child executes it. References never leave this process.
 from __future__ import annotations
 
 import ast
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 
 from gradlab.models.sizes import Sizes
-from gradlab.student import diagnose, frames, notebook, sandbox, styles
+from gradlab.student import diagnose, frames, matcher, notebook, sandbox, styles
+from gradlab.student import isolation as isolation_tiers
 from gradlab.student.adapters import Cs231n, Gradlab, Minchar
 from gradlab.student.plan import Plan
 from gradlab.student.result import CheckResult
@@ -28,6 +30,7 @@ MINCHAR_MAX_T = 50
 MINCHAR_PROBE = (*styles.MINCHAR_ARRAYS, "lossFun", "seq_length")
 IMPORT_HINT = ("the checker imports your file in an empty directory, without input files: keep data loading "
                "and training under `if __name__ == \"__main__\":`")
+SAME_AS_K1 = "rnn-recurrent-term-dropped"  # truncated BPTT with k = 1 is this catalogued mistake
 CONVENTIONS = {
     "minchar": "min-char-rnn's contract: column vectors (bh (H, 1), hprev (H, 1)), one sequence (B = 1) of "
                "token indices, one-hot inputs (D = V), the loss summed over time",
@@ -41,8 +44,15 @@ CONVENTIONS = {
 
 
 def check(path: str | Path, style: str | None = None, model: str | None = None, *, limits: Limits = DEFAULT_LIMITS,
-          sizes: Sizes | None = None, seed: int = 0) -> CheckResult:
-    """Check the submission at ``path``; see the module docstring. ValueError for bad arguments."""
+          sizes: Sizes | None = None, seed: int = 0, isolation: str | None = None,
+          tier: str | None = None) -> CheckResult:
+    """Check the submission at ``path``; see the module docstring. ValueError for bad arguments.
+
+    isolation: "default" or "strict" (refuse below tier B: isolation.IsolationError, a ValueError);
+    tier: force a lower isolation tier (tests). Both default to ``limits``'s.
+    """
+    limits = dataclasses.replace(limits, isolation=isolation or limits.isolation, tier=tier or limits.tier)
+    isolation_tiers.select(limits.tier, limits.isolation)  # refuse before any work
     source = notebook.read(path)  # FileNotFoundError / ValueError: bad arguments
     sizes = Sizes(*(sizes or DEFAULT_SIZES)).validate()
     result = CheckResult(str(path), style, model, "error")
@@ -161,7 +171,11 @@ def _check(result, source, adapters, sizes, dtype, seed, limits, runs) -> CheckR
             result.conventions.append({"id": "clip", "value": a.clip, "text": (
                 f"{up.ad.label} clips its gradients elementwise to [-{c}, {c}] (as min-char-rnn does); they are "
                 f"compared with gradlab's gradients clipped the same way")})
-        if a.truncated is not None:
+        named = matcher.to_dicts(a.match) if a.match is not None else []
+        if any(not f.ok for f in a.forward) or a.truncated is not None:  # the wrong numbers are explained
+            named = [m for m in named if m["id"] != "unrecognised"]
+        result.mistakes += named
+        if a.truncated is not None and not (a.truncated["k"] == 1 and SAME_AS_K1 in {m["id"] for m in named}):
             k, kind = a.truncated["k"], a.truncated["kind"]
             wrong = [p.student_name for p in a.params if not p.ok]
             what = ("each loss term L_t sends its gradient back only k steps" if kind == "window" else
@@ -239,6 +253,8 @@ def _tag_text(tag) -> str:
         return f"the first {tag[2]} steps of the sequence"
     if kind == "grid":
         return "a smaller problem (T, B, D, H, V) = " + str(tag[2])
+    if kind == "repeat":
+        return "the main problem, called a second time"
     if kind == "fd":
         return f"a perturbed input (finite differences for {tag[2]})"
     return "the main problem"

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradlab.student import frames, procs
+from gradlab.student import frames, isolation, procs
 
 SHIM = Path(__file__).with_name("shim.py")
 TIER = "C"
@@ -66,6 +66,11 @@ class Limits:
     core: int = 0
     output_keep: int = 64 << 10
     output_kill: int = 16 << 20
+    memory_total: int = 3 << 30  # every process of the run together (cgroup, else the RSS watchdog)
+    disk: int = 256 << 20  # the working directory (tier A: a tmpfs of this size)
+    shm: int = 16 << 20  # /tmp and /dev/shm each (tier A)
+    tier: str | None = None  # force a lower isolation tier (tests); None: the machine's best
+    isolation: str = "default"  # "strict": refuse to run below tier B
 
     def rlimits(self) -> dict[str, tuple[int, int]]:
         return {"cpu": (self.cpu_s, self.cpu_hard_s), "as": (self.address_space,) * 2, "nproc": (self.nproc,) * 2,
@@ -145,16 +150,114 @@ def _remove(path: str) -> None:
 
 def run(source: str, request: bytes, expected: Mapping[str, frames.Spec],
         limits: Limits = DEFAULT_LIMITS) -> SandboxRun:
-    """Run ``source`` as submission.py under the shim with ``request``; see the module docstring."""
+    """Run ``source`` as submission.py under the shim with ``request``; see the module docstring.
+
+    ``limits.tier`` forces a LOWER isolation tier than the machine's best (tests; else the best, see
+    isolation.py); ``limits.isolation == "strict"`` raises isolation.IsolationError below tier B.
+    """
+    tier = isolation.select(limits.tier, limits.isolation)
     subreaper = procs.become_subreaper()
     root = tempfile.mkdtemp(prefix="gradlab-check-")
+    group = Cgroup.make(limits) if tier == "A" else None
     try:
-        return _run_in(root, source, request, expected, limits, subreaper)
+        return _run_in(root, source, request, expected, limits, subreaper, tier, group)
     finally:
+        if group is not None:
+            group.remove()
         _remove(root)
 
 
-def _run_in(root, source, request, expected, limits, subreaper) -> SandboxRun:
+class Cgroup:
+    """A per-run cgroup in the pids and memory controllers (v1 or v2), where the tree is writable."""
+
+    def __init__(self, dirs: dict[str, Path]):
+        self.dirs = dirs
+
+    @classmethod
+    def make(cls, limits: Limits) -> Cgroup | None:
+        parents = isolation.probe().cgroup
+        if set(parents) != {"pids", "memory"}:
+            return None
+        name, dirs = f"gradlab-{os.getpid()}-{time.monotonic_ns()}", {}
+        try:
+            for controller, parent in parents.items():
+                d = Path(parent) / name
+                if d not in dirs.values():
+                    d.mkdir()
+                dirs[controller] = d
+            (dirs["pids"] / "pids.max").write_text(str(limits.nproc))
+            mem = dirs["memory"]
+            (mem / ("memory.max" if (mem / "memory.max").exists() else "memory.limit_in_bytes")).write_text(
+                str(limits.memory_total))
+            if (mem / "memory.swap.max").exists():
+                (mem / "memory.swap.max").write_text("0")
+        except OSError:
+            cls(dirs).remove()
+            return None
+        return cls(dirs)
+
+    def procs_files(self) -> list[str]:
+        return sorted({str(d / "cgroup.procs") for d in self.dirs.values()})
+
+    def pids(self) -> set[int]:
+        out = set()
+        for f in self.procs_files():
+            try:
+                out |= {int(x) for x in Path(f).read_text().split()}
+            except OSError:
+                pass
+        return out
+
+    def kill_all(self, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        while (left := self.pids()) and time.monotonic() < deadline:
+            for pid in left:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            time.sleep(0.01)
+
+    def memory_failcnt(self) -> int:
+        f = self.dirs["memory"] / "memory.failcnt"
+        try:
+            return int(f.read_text()) if f.exists() else 0
+        except (OSError, ValueError):
+            return 0
+
+    def remove(self) -> None:
+        self.kill_all()
+        for d in sorted(set(self.dirs.values()), reverse=True):
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
+
+JOIN_CGROUP = ('for f in "$0" "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" || exit 97; done; '
+               'while [ "$1" != -- ]; do shift; done; shift; exec "$@"')  # sh -c JOIN FILE... -- CMD...
+
+
+def _command(tier: str, work: str, limits: Limits, wanted: dict, write_fd: int, group: Cgroup | None) -> list[str]:
+    """The child's command line: the shim (under bubblewrap at tier A), joined to the run's cgroup first."""
+    options = json.dumps({"seccomp": isolation.probe().ok("seccomp")})
+    args = [json.dumps({k: list(v) for k, v in wanted.items()}), options, str(write_fd)]
+    if tier != "A":
+        return [sys.executable, "-I", str(SHIM), *args]
+    sizes = {"tmp": limits.shm, "shm": limits.shm, "work": limits.disk}
+    cmd = isolation.bwrap_command(work, isolation.SHIM_FILES, sizes)
+    cmd += [sys.executable, "-I", f"{isolation.SHIMDIR}/shim.py", *args]
+    if group is None:
+        return cmd
+    files = group.procs_files()
+    return ["/bin/sh", "-c", JOIN_CGROUP, files[0], *files[1:], "--", *cmd]
+
+
+def _run_in(root, source, request, expected, limits, subreaper, tier="C", group=None) -> SandboxRun:
     work = os.path.join(root, "work")
     os.mkdir(work, 0o700)
     Path(work, "submission.py").write_text(source, encoding="utf-8")
@@ -171,9 +274,9 @@ def _run_in(root, source, request, expected, limits, subreaper) -> SandboxRun:
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-I", str(SHIM), json.dumps({k: list(v) for k, v in wanted.items()}), str(write_fd)],
-            cwd=work, env=scrubbed_env(work), stdin=subprocess.DEVNULL, stdout=out_f, stderr=err_f,
-            pass_fds=(write_fd,), start_new_session=True, close_fds=True)
+            _command(tier, work, limits, wanted, write_fd, group),
+            cwd=work, env=scrubbed_env(isolation.WORKDIR if tier == "A" else work), stdin=subprocess.DEVNULL,
+            stdout=out_f, stderr=err_f, pass_fds=(write_fd,), start_new_session=True, close_fds=True)
     except BaseException:
         os.close(read_fd)
         os.close(write_fd)
@@ -186,6 +289,7 @@ def _run_in(root, source, request, expected, limits, subreaper) -> SandboxRun:
     os.set_blocking(read_fd, False)
     buf, failure, eof = bytearray(), None, False
     limits_seen, tampered, reaped, next_watch = None, None, False, 0.0
+    watch = Watch(tier, group, limits)
     try:
         while True:
             if not eof:
@@ -207,13 +311,18 @@ def _run_in(root, source, request, expected, limits, subreaper) -> SandboxRun:
                 failure = ("output_limit", f"printed more than {limits.output_kill >> 20} MiB to stdout/stderr")
                 _kill_root(proc.pid)
             if time.monotonic() >= next_watch:  # the watchdogs: limits as /proc sees them, every descendant
-                seen = procs.limits_of(proc.pid)
+                _, pids = tree.scan()
+                shim_pid = watch.observe(pids | (group.pids() if group else set()))
+                if failure is None and watch.over_memory:
+                    failure = ("memory_limit", (f"the run's processes together used more than "
+                                                f"{limits.memory_total >> 20} MiB (RSS watchdog)"))
+                    _kill_root(proc.pid)
+                seen = procs.limits_of(shim_pid) if shim_pid else None
                 if seen is not None and limits_seen is None and all(seen.get(k) == tuple(v)
                                                                     for k, v in wanted.items()):
                     limits_seen = seen
                 elif seen is not None and limits_seen is not None and failure is None and tampered is None:
                     tampered = _changed(wanted, seen) or None
-                tree.scan()
                 next_watch = time.monotonic() + (0.02 if elapsed < 0.5 else 0.05)
             pause = min(0.01 if eof else 0.05, max(0.0, next_watch - time.monotonic()))
             if eof:
@@ -226,6 +335,8 @@ def _run_in(root, source, request, expected, limits, subreaper) -> SandboxRun:
             _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         procs.reaped(proc.pid)
+        if group is not None:
+            group.kill_all()
         leftover = tree.kill_all()
         wall = time.monotonic() - started
         deadline = time.monotonic() + 1.0
@@ -242,6 +353,8 @@ def _run_in(root, source, request, expected, limits, subreaper) -> SandboxRun:
         err_f.close()
     cpu = usage.ru_utime + usage.ru_stime
     rc = proc.returncode
+    if tier == "A" and rc is not None and 128 < rc < 128 + 65:
+        rc = -(rc - 128)  # bubblewrap exits 128 + N when the shim, its child, was killed by signal N
     arrays, meta = None, {}
     if failure is None:
         failure = _classify(rc, cpu, limits, bool(buf))
@@ -255,10 +368,90 @@ def _run_in(root, source, request, expected, limits, subreaper) -> SandboxRun:
         except (frames.FrameError, ValueError) as exc:
             arrays, meta = None, {}
             failure = ("bad_result", f"the result message was refused: {exc}")
+    if group is not None and group.memory_failcnt() and (failure is None or failure[0] in ("crash", "no_result")):
+        failure = failure and ("memory_limit", (f"the run's processes together reached the "
+                                                f"{limits.memory_total >> 20} MiB memory limit (cgroup): {failure[1]}"))
     result = SandboxRun(arrays, meta, failure, stdout, stderr, rc, cpu, wall, usage.ru_maxrss * 1024,
-                        leftover=leftover)
+                        leftover=leftover, tier=tier)
     _layers(result, wanted, limits_seen, tampered, subreaper, limits)
+    watch.layers(result, group)
+    if rc == 97 and tier == "A" and group is not None and failure is not None:
+        result.failure = ("sandbox_error", "the child could not join its cgroup")
     return result
+
+
+class Watch:
+    """What the parent verifies about a running child, from /proc (never from the child's word): which
+    process is the shim, that it runs in its own namespaces (tier A), and the total RSS (no cgroup)."""
+
+    NAMESPACES = ("pid", "net", "mnt", "ipc", "uts", "user")
+
+    def __init__(self, tier: str, group, limits: Limits):
+        self.tier, self.group, self.limits = tier, group, limits
+        self.mine = {ns: _ns(os.getpid(), ns) for ns in self.NAMESPACES}
+        self.private: set[str] | None = None  # namespaces seen to differ from ours, in the shim
+        self.over_memory = False
+        self.peak_rss = 0
+
+    def observe(self, pids: set[int]) -> int | None:
+        shim = min((p for p in pids if _is_shim(p)), default=None)
+        if shim is not None and self.private is None:
+            got = {ns: _ns(shim, ns) for ns in self.NAMESPACES}
+            if all(got.values()):
+                self.private = {ns for ns in self.NAMESPACES if got[ns] != self.mine[ns]}
+        if self.group is None:
+            rss = sum(_rss(p) for p in pids)
+            self.peak_rss = max(self.peak_rss, rss)
+            self.over_memory = rss > self.limits.memory_total
+        return shim
+
+    def layers(self, result: SandboxRun, group) -> None:
+        if self.tier == "A":
+            if self.private is None:
+                result.warnings.append("the namespaces could not be verified: the child ended before /proc was read")
+            elif set(self.NAMESPACES) <= self.private:
+                result.layers.append("namespaces " + ",".join(self.NAMESPACES) + " (verified in /proc)")
+                result.layers.append(f"tmpfs workdir {self.limits.disk >> 20}MiB, /tmp and /dev/shm "
+                                     f"{self.limits.shm >> 20}MiB")
+            else:
+                result.missing_layers.append("namespaces " + ",".join(sorted(set(self.NAMESPACES) - self.private)))
+        if group is not None:
+            result.layers.append(f"cgroup pids.max {self.limits.nproc}, memory {self.limits.memory_total >> 20}MiB")
+        else:
+            result.layers.append(f"rss-watchdog {self.limits.memory_total >> 20}MiB over every descendant")
+        expected = isolation.probe().ok("seccomp")
+        got = result.meta.get("seccomp") if isinstance(result.meta, dict) else None
+        if expected and got == "applied":
+            result.layers.append("seccomp socket filter (reported by the child)")
+        elif expected and result.meta:
+            result.missing_layers.append(f"seccomp socket filter ({got or 'not reported'})")
+        if group is not None:  # the cgroup's pids.max binds where RLIMIT_NPROC does not (uid 0)
+            result.warnings[:] = [w for w in result.warnings if not w.startswith("uid 0: RLIMIT_NPROC")]
+        result.warnings.extend(f"tier {self.tier}: {w}" for w in isolation.NOT_GUARANTEED[self.tier]
+                               if self.tier != "A" or group is None)
+
+
+def _ns(pid: int, ns: str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/{ns}")
+    except OSError:
+        return None
+
+
+def _is_shim(pid: int) -> bool:
+    """The Python process running the shim (argv: python -I .../shim.py ...), not a wrapper naming it."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return len(argv) > 2 and argv[1] == b"-I" and argv[2].endswith(b"/shim.py")
+
+
+def _rss(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def _changed(wanted: dict, seen: dict) -> list[str]:
@@ -321,7 +514,6 @@ def _layers(result: SandboxRun, wanted, limits_seen, tampered, subreaper: bool, 
         result.warnings.append("the limits could not be verified: the child ended before they could be read")
         missing = []  # nothing ran long enough to need them; the failure says what happened
     result.layers, result.missing_layers = layers, missing
-    result.warnings.extend(TIER_WARNINGS)
     if os.getuid() == 0:
         result.warnings.append("uid 0: RLIMIT_NPROC is not enforced for root (a fork bomb is not contained), and "
                                "with CAP_SYS_RESOURCE root may raise its own limits (the parent re-reads them and "

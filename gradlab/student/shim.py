@@ -44,7 +44,21 @@ def set_limits(limits):
 
 # --- 1. limits first, before anything of size is imported -------------------------------------------
 _limits_applied, _limits_failed = set_limits({k: tuple(v) for k, v in json.loads(sys.argv[1]).items()})
-RESULT_FD = int(sys.argv[2])
+RESULT_FD = int(sys.argv[-1])  # argv: LIMITS_JSON [OPTIONS_JSON] RESULT_FD
+_options = json.loads(sys.argv[2]) if len(sys.argv) > 3 else {}
+
+
+def _load_beside(name, filename):
+    """A module from this directory, by path (the child never imports gradlab)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                                     filename))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- 1b. the seccomp socket filter (binds this process and all it starts), before the submission -------
+_seccomp = _load_beside("_gradlab_seccomp", "seccomp_filter.py").install() if _options.get("seccomp") else "not asked"
 _started = time.monotonic()
 
 import numpy as np
@@ -123,6 +137,7 @@ F64 = _req.get("f64", _zeros(0))
 I64 = _req.get("i64", _zeros(0, dtype=np.int64))
 
 META = {"shim": 1, "uid": os.getuid(), "limits": _limits_applied, "limit_errors": _limits_failed,
+        "seccomp": _seccomp,
         "threads_env": os.environ.get("OPENBLAS_NUM_THREADS"), "errors": [], "n_errors": 0, "modified": {}}
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gradlab.student import check
+from gradlab.student import check, isolation
 from tests.student.conftest import EXAMPLES, FAST
 
 CORRECT = ["cs231n_rnn.py", "cs231n_lstm.py", "gradlab_rnn.py", "gradlab_lstm.py", "gradlab_gru.py",
@@ -20,7 +20,7 @@ def test_correct_submissions_pass_every_check(name, healthy):
     assert result.verdict == "correct" and result.exit_code == 0, result.to_dict()
     assert result.params and all(p.ok and p.vs_own_forward_ok for p in result.params)
     assert all(f.ok for f in result.forward) and not result.mistakes and result.smallest_failing_case is None
-    assert result.sandbox["tier"] == "C" and result.sandbox["missing_layers"] == []
+    assert result.sandbox["tier"] == isolation.select() and result.sandbox["missing_layers"] == []
 
 
 def test_the_min_char_rnn_sized_submission_passes(healthy):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gradlab.student import Limits, check, frames, sandbox
+from gradlab.student import Limits, check, frames, isolation, sandbox
 from tests.student.conftest import EXAMPLES, FAST, RAISE_LINE, UNRUNNABLE
 
 ATTACKS = {  # file in examples/unrunnable -> (error kind, words the message must contain)
@@ -48,7 +48,7 @@ def test_each_attack_is_reported_with_its_reason_and_never_passes(name, healthy)
     assert result.verdict == "error" and result.exit_code == 2
     assert result.error["kind"] == kind, result.error
     assert words in result.error["message"], result.error["message"]
-    assert result.sandbox["tier"] == "C"
+    assert result.sandbox["tier"] == isolation.select()
     # the grader allocated nothing for the 10 GiB array, the 80 GB header or the gigabytes printed
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before < 200_000  # KiB
 
@@ -101,7 +101,7 @@ def test_a_setsid_daemon_and_a_plain_child_are_killed_after_a_correct_check(tmp_
     body = (EXAMPLES / "gradlab_rnn.py").read_text().split('MODEL = "rnn"', 1)[1]
     path = tmp_path / "with_daemon.py"
     path.write_text(DAEMON.format(pidfile=pidfile) + body)
-    result = check(path, limits=FAST)
+    result = check(path, limits=FAST, tier="C")  # tier C: the child can write the pid files where we read them
     assert result.verdict == "correct", result.error
     pids = [int(Path(pidfile).read_text()), int(Path(pidfile + ".plain").read_text())]
     for pid in pids:
@@ -150,7 +150,8 @@ def test_the_child_sees_a_scrubbed_environment_and_a_private_directory(healthy):
     assert "GRADLAB_SECRET_FOR_TEST" not in seen["env"]
     assert set(seen["env"]) <= {"PATH", "HOME", "TMPDIR", "LANG", "MPLBACKEND", "OMP_NUM_THREADS",
                                 "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-                                "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS", "LC_CTYPE"}
+                                "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS", "LC_CTYPE",
+                                "PWD"}  # PWD: set by bubblewrap to the sandbox directory (tier A)
     assert seen["env"]["HOME"] == seen["cwd"] == seen["env"]["TMPDIR"]
     assert seen["files"] == ["request.bin", "submission.py"]
 
@@ -159,3 +160,28 @@ def test_stdout_is_kept_to_its_first_64_kib(healthy):
     run = sandbox.run("print('y' * 200_000)\nx = 1\n", _probe_request(),
                       {"meta": frames.Spec("u", max_elements=1 << 20)}, FAST)
     assert run.failure is None and len(run.stdout) == 64 << 10
+
+
+def test_at_tier_a_a_setsid_daemon_dies_with_the_run_and_cannot_write_outside(tmp_path, healthy):
+    """Tier A: the pid namespace (and the cgroup) take every process with them; host paths are not there."""
+    if isolation.probe().best != "A":
+        pytest.skip("tier A (bubblewrap) is not available here: see gradlab doctor")
+    outside = tmp_path / "planted.txt"
+    body = (EXAMPLES / "gradlab_rnn.py").read_text().split('MODEL = "rnn"', 1)[1]
+    path = tmp_path / "with_daemon.py"
+    path.write_text(f'import os, subprocess\nimport numpy as np\nMODEL = "rnn"\n'
+                    f'subprocess.Popen(["setsid", "sleep", "4321.5"])\n'
+                    f'try:\n    open({str(outside)!r}, "w").write("x")\nexcept OSError:\n    pass\n' + body)
+    result = check(path, limits=FAST)
+    assert result.verdict == "correct" and result.sandbox["tier"] == "A", result.error
+    assert not outside.exists()
+    time.sleep(0.2)
+    survivors = [p for p in os.listdir("/proc") if p.isdigit() and b"4321.5" in _cmdline(p)]
+    assert survivors == []
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
