@@ -105,7 +105,8 @@ def _print_verify(result) -> None:
 
 
 @app.command(epilog="Examples:  gradlab check examples/minchar_rnn.py | gradlab check hw3.ipynb --style cs231n "
-                    "--model lstm | gradlab check submission.py --json > result.json")
+                    "--model lstm | gradlab check submission.py --json > result.json | gradlab check "
+                    "examples/optim/rmsprop.py --optimizer rmsprop")
 def check(
     file: str = typer.Argument(..., help="The submission: a .py file or a .ipynb notebook (never imported here)."),
     style: str = typer.Option(None, "--style", help="minchar, cs231n or gradlab (default: told from the file)."),
@@ -114,15 +115,29 @@ def check(
     isolation: str = typer.Option("default", "--isolation", help="default: run at the best tier this machine "
                                   "gives and name what is missing; strict: refuse below tier B (exit 2)."),
     tier: str = typer.Option(None, "--tier", hidden=True, help="Force a lower isolation tier (tests)."),
+    optimizer: str = typer.Option(None, "--optimizer", help="Check an update rule instead: sgd, momentum, "
+                                  "nesterov, adagrad, rmsprop, adam or adamw (style gradlab: step(params, grads, "
+                                  "state, lr); minchar: update(params, grads, mems, learning_rate) in place)."),
 ):
     """Run a student's gradient code in a sandbox; say which gradient is wrong, where, and from which T.
+
+    With --optimizer NAME: run the student's update rule on 12 fixed gradient steps, name the convention it
+    follows or the catalogued mistake it makes, and the step from which it diverges.
 
     Exit 0 correct, 1 wrong, 2 could not run (syntax error, exception, time-out, memory, bad return, NaN).
     """
     from gradlab.student import check as check_submission
     from gradlab.student.report import render, summary_line
 
-    result = check_submission(file, style=style, model=model, isolation=isolation, tier=tier)
+    if optimizer is not None:
+        if model is not None:
+            raise ValueError(f"--model: does not apply with --optimizer (got --model {model})")
+        from gradlab.student.optimizer_check import check_optimizer
+        from gradlab.student.optimizer_report import render, summary_line
+
+        result = check_optimizer(file, optimizer, style=style, isolation=isolation, tier=tier)
+    else:
+        result = check_submission(file, style=style, model=model, isolation=isolation, tier=tier)
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -263,6 +278,141 @@ def info(
     for c in convs:
         if c.note:
             out.print(f"{c.name}: {c.note}")
+
+
+@app.command("mistakes", epilog="Examples:  gradlab mistakes | gradlab mistakes lstm | gradlab mistakes optimisers "
+                                "| gradlab mistakes rnn --json")
+def mistakes_command(
+    model: str = typer.Argument(None, help="rnn, lstm, gru, gru-cho or optimisers (default: the whole catalogue)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the catalogue as JSON."),
+):
+    """The named mistakes that `gradlab check` recognises: each with its explanation and the equation it breaks."""
+    from gradlab.mistakes import listing
+
+    rows = listing(model)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for group in dict.fromkeys(r["model"] for r in rows):
+        members = [r for r in rows if r["model"] == group]
+        out.print(f"{group} ({len(members)}; equations: {members[0]['link']})", markup=False, highlight=False,
+                  soft_wrap=True)
+        for r in members:
+            what = f" [{r['optimizer']}]" if r.get("optimizer") else ""
+            out.print(f"  {r['id']}{what}: {r['title']}. {r['explanation']}\n      breaks: {r['equation']}",
+                      markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command(epilog="Examples:  gradlab grade hw3/ --task rnn-minchar | gradlab grade hw3/ --task my_task.toml "
+                    "--jobs 2 --out grades/ | gradlab grade --list-tasks | gradlab grade /autograder/submission "
+                    "--task task.toml --format gradescope --out /autograder/results")
+def grade(
+    folder: str = typer.Argument(None, metavar="DIR", help="The class: one .py, .ipynb or folder per student "
+                                                           "(with --format gradescope: ONE submission folder)."),
+    task: str = typer.Option(None, "--task", help="A built-in task (see --list-tasks) or a task .toml/.py file."),
+    jobs: int = typer.Option(None, "--jobs", help="Submissions checked at once (default: the number of cores)."),
+    force: bool = typer.Option(False, "--force", help="Re-grade submissions whose stored grade is up to date."),
+    fmt: str = typer.Option("json", "--format", help="json: per-student JSON, grades.csv and summary.md; "
+                                                     "gradescope: results.json for one submission."),
+    out_dir: str = typer.Option(None, "--out", help="Where grades go (default: DIR-grades beside DIR; "
+                                                    "gradescope: the current folder)."),
+    list_tasks: bool = typer.Option(False, "--list-tasks", help="List the built-in tasks and exit."),
+):
+    """Grade a whole class in parallel, sandboxed; resumable; CSV, Markdown summary and Gradescope formats."""
+    from gradlab.grade import commands
+
+    if list_tasks:
+        commands.list_tasks(out)
+        return
+    if folder is None or task is None:
+        raise ValueError(f"grade: expected DIR and --task TASK, got {'no DIR' if folder is None else 'no --task'}")
+    failure = commands.grade(folder, task, jobs=jobs, force=force, fmt=fmt, out_dir=out_dir, out=out, err=err)
+    if failure:
+        raise CouldNotRun(failure)
+
+
+@app.command("gradescope-bundle", epilog="Examples:  gradlab gradescope-bundle --task rnn-minchar | gradlab "
+                                         "gradescope-bundle --task my_task.toml --out autograder.zip")
+def gradescope_bundle(
+    task: str = typer.Option(..., "--task", help="A built-in task (see gradlab grade --list-tasks) or a task file."),
+    out_file: str = typer.Option(None, "--out", help="The zip to write (default: gradescope-TASK.zip)."),
+):
+    """Write Gradescope's autograder zip (setup.sh installs gradlab; run_autograder runs gradlab grade)."""
+    from gradlab.grade import commands
+
+    commands.bundle(task, out_file, out)
+
+
+@app.command(epilog="Examples:  gradlab train --text \"Amazon is river.\" --model rnn --optimizer rmsprop --hidden 30 "
+                    "--steps 5000 | gradlab train --book hamlet --model lstm --hidden 128 --seq-length 50 "
+                    "--batch 16 --steps 3000 | gradlab train --file book.txt --freeze b_h,b_y --json")
+def train(
+    text: str = typer.Option(None, "--text", help="The text to learn (default: \"Amazon is river.\")."),
+    file: str = typer.Option(None, "--file", help="A UTF-8 text file to learn."),
+    book: str = typer.Option(None, "--book", help="A book shipped with gradlab: hamlet (174 KB, public domain)."),
+    model: str = typer.Option("rnn", help="rnn, lstm, gru or gru-cho."),
+    optimizer: str = typer.Option("adam", help="sgd, momentum, nesterov, adagrad, rmsprop, adam or adamw."),
+    lr: float = typer.Option(None, "--lr", help="Learning rate (default: a tuned one per optimiser)."),
+    hidden: int = typer.Option(30, help="H, hidden units."),
+    seq_length: int = typer.Option(None, help="T of each truncated-BPTT window (default: the whole text up to "
+                                              "200 characters, else 25)."),
+    batch: int = typer.Option(1, help="B, parallel streams of the text."),
+    steps: int = typer.Option(1000, help="Updates."),
+    clip: float = typer.Option(5.0, help="Elementwise gradient clipping (min-char-rnn's 5); 0: none."),
+    freeze: str = typer.Option(None, help="Parameters held at zero, e.g. b_h,b_y."),
+    seed: int = typer.Option(0, help="Seed of the initial parameters."),
+    sample_every: int = typer.Option(500, help="Print a sample every this many steps (0: never)."),
+    sample_length: int = typer.Option(None, help="Characters per sample (default: the text's length up to 200)."),
+    temperature: float = typer.Option(0.5, help="Temperature of the samples printed while training."),
+    out_dir: str = typer.Option("gradlab-run", "--out", help="Where checkpoint.npz and loss.png go."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary instead of samples."),
+):
+    """Train a char-level model with the hand-written BPTT; print samples; save a checkpoint and the loss curve."""
+    from gradlab.train import commands
+    from gradlab.train.loop import TrainConfig
+
+    chosen = commands.choose_text(text, file, book)
+    window = seq_length or (len(chosen) - 1 if len(chosen) <= commands.WHOLE_TEXT_UP_TO else 25)
+    config = TrainConfig(model=model, optimizer=optimizer, learning_rate=lr, hidden=hidden, seq_length=window,
+                         batch_size=batch, steps=steps, clip=clip or None, frozen=commands.parse_frozen(freeze),
+                         seed=seed)
+    commands.run_train(chosen, config, out_dir=out_dir, sample_every=sample_every, sample_length=sample_length,
+                       temperature=temperature, as_json=as_json, out=out, err=err)
+
+
+@app.command(epilog="Examples:  gradlab sample gradlab-run/checkpoint.npz --prime \"The\" --temperature 0.5 "
+                    "| gradlab sample model.npz --length 500 --temperature 0 (greedy)")
+def sample(
+    checkpoint: str = typer.Argument(..., help="A checkpoint written by gradlab train (.npz)."),
+    prime: str = typer.Option(None, help="Text read before generating (default: the training text's first "
+                                         "character)."),
+    length: int = typer.Option(200, help="Characters to generate."),
+    temperature: float = typer.Option(1.0, help="Softmax temperature; 0 is greedy (argmax)."),
+    seed: int = typer.Option(0, help="Seed of the draws."),
+):
+    """Generate text from a checkpoint, primed with a string, at a temperature."""
+    from gradlab.train import commands
+
+    commands.run_sample(checkpoint, prime, length, temperature, seed, out)
+
+
+@app.command(epilog="Examples:  gradlab experiment optimizers | gradlab experiment bias --seeds 5 --out results/ "
+                    "| gradlab experiment seq-length --task palindrome | gradlab experiment cells --quick --json")
+def experiment(
+    name: str = typer.Argument(..., help="bias, optimizers, hidden-size, cells or seq-length."),
+    seeds: int = typer.Option(3, help="Seeds per setting (seeds 0 .. n-1)."),
+    quick: bool = typer.Option(False, "--quick", help="A reduced run (few steps, tiny models): seconds."),
+    texts: list[str] = typer.Option(None, "--text", help="Sentence(s) to learn, repeatable (default: "  # noqa: B008
+                                    "\"Amazon is river.\" and the \"had had had\" sentence)."),  # a repeatable option
+    task: str = typer.Option("copy", help="seq-length only: copy or palindrome."),
+    out_dir: str = typer.Option("gradlab-experiments", "--out", help="Where NAME.md, NAME.json, NAME.png go."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),
+):
+    """Run a course experiment over several seeds: a table (mean ± sd) and a plot."""
+    from gradlab.train import commands
+
+    commands.run_experiment(name, commands.options(seeds, quick, texts, task), out_dir=out_dir, as_json=as_json,
+                            out=out, err=err)
 
 
 def _prod(shape) -> int:

@@ -175,16 +175,8 @@ def _check(result, source, adapters, sizes, dtype, seed, limits, runs) -> CheckR
         if any(not f.ok for f in a.forward) or a.truncated is not None:  # the wrong numbers are explained
             named = [m for m in named if m["id"] != "unrecognised"]
         result.mistakes += named
-        if a.truncated is not None and not (a.truncated["k"] == 1 and SAME_AS_K1 in {m["id"] for m in named}):
-            k, kind = a.truncated["k"], a.truncated["kind"]
-            wrong = [p.student_name for p in a.params if not p.ok]
-            what = ("each loss term L_t sends its gradient back only k steps" if kind == "window" else
-                    "the sequence is back-propagated in separate chunks of k steps")
-            if k == 1:
-                what = "the gradient arriving from h_{t+1} (dhnext) is never added: no gradient flows through time"
-            result.mistakes.append({"id": "truncated-bptt", "title": f"matches truncated BPTT with k = {k}",
-                                    "explanation": f"{what}; full BPTT sends every L_t back to step 1",
-                                    "params": wrong, "k": k, "kind": kind})
+        if a.truncated is not None:
+            result.mistakes.append(_truncated(a, named))
         for sizes_, names in a.grid_failures[:1]:
             smallest.append((int(np.prod(sizes_)), up.ad, sizes_, names))
         if not a.grid_failures:
@@ -204,6 +196,21 @@ def _check(result, source, adapters, sizes, dtype, seed, limits, runs) -> CheckR
     result.diagnosis = diagnosis(result)
     result.sandbox = _sandbox(runs)
     return result
+
+
+def _truncated(a: diagnose.UnitAnalysis, named: list[dict]) -> dict:
+    """The "truncated-bptt" entry; with k = 1 it is the same numbers as a catalogued mistake (``same_as``)."""
+    k, kind = a.truncated["k"], a.truncated["kind"]
+    what = ("each loss term L_t sends its gradient back only k steps" if kind == "window" else
+            "the sequence is back-propagated in separate chunks of k steps")
+    if k == 1:
+        what = "the gradient arriving from h_{t+1} (dhnext) is never added: no gradient flows through time"
+    entry = {"id": "truncated-bptt", "title": f"matches truncated BPTT with k = {k}",
+             "explanation": f"{what}; full BPTT sends every L_t back to step 1",
+             "params": [p.student_name for p in a.params if not p.ok], "k": k, "kind": kind}
+    if k == 1 and SAME_AS_K1 in {m["id"] for m in named}:
+        entry["same_as"] = SAME_AS_K1
+    return entry
 
 
 def diagnosis(result: CheckResult) -> str:

@@ -32,6 +32,7 @@ from gradlab.models.losses import softmax_cross_entropy
 from gradlab.models.registry import Model
 from gradlab.models.sizes import Sizes
 from gradlab.oracles.finite_diff import central_step
+from gradlab.student import matcher
 from gradlab.student.adapters import Adapter, Out, Problem
 from gradlab.student.plan import Plan
 from gradlab.student.result import ForwardCheck, ParamResult
@@ -106,6 +107,7 @@ class UnitPlan:
     ad: Adapter
     p0: Problem
     base: int = -1
+    repeat: int = -1  # the main problem again, right after it: state kept between calls shows here
     prefixes: list[tuple[int, Problem, int]] = field(default_factory=list)
     grid: list[tuple[Sizes, Problem, int]] = field(default_factory=list)
     probes: list[Probe] = field(default_factory=list)
@@ -118,6 +120,8 @@ class UnitPlan:
         ad, p0 = self.ad, self.p0
         outs = ad.outs(p0.sizes)
         static = ad.call(p0.sizes)
+        if matcher.matchable(ad):
+            self.repeat = plan.add(("repeat", ad.label), static, p0, outs)
         for o in outs:  # the student's own loss, perturbed: first, they decide "backward vs forward"
             if o.role == "grad" and o.arg is not None:
                 self._probe(plan, rng, static, o)
@@ -175,6 +179,7 @@ class UnitAnalysis:
     truncated: dict | None
     grid_failures: list[tuple[Sizes, list[str]]]
     notes: list[str]
+    match: matcher.Match | None = None  # the catalogued mistakes the wrong gradients reproduce
 
 
 def detect_clip(base: dict, ref: dict, grads: list[Out], tol: Tolerance) -> float | None:
@@ -335,7 +340,22 @@ def analyse(up: UnitPlan, answers: list, dtype) -> UnitAnalysis:
     truncated = None
     if any(not p.ok for p in params) and not base_rep_ok(base_rep, grads):
         truncated = match_truncated(ad, p0, base, grads, c, tol)
-    return UnitAnalysis(params, forward, c, truncated, [(s, n) for s, n, _ in grid_fail], notes)
+    named = None
+    if any(not p.ok for p in params) and matcher.matchable(ad):
+        named = matcher.match(ad, observations(up, answers), tol, c)
+        if named.stateful:
+            notes.append(f"{ad.label} returned other gradients when called a second time on the same inputs: it "
+                         "keeps state between calls (module-level arrays that are never reset?)")
+    return UnitAnalysis(params, forward, c, truncated, [(s, n) for s, n, _ in grid_fail], notes, named)
+
+
+def observations(up: UnitPlan, answers: list) -> matcher.Observations:
+    """The calls the matcher judges: the main problem twice in a row, and the longest prefix."""
+    sequence = [(up.p0, answers[up.base])]
+    if up.repeat >= 0 and answers[up.repeat] is not None:
+        sequence.append((up.p0, answers[up.repeat]))
+    independent = [(p, answers[idx]) for _, p, idx in up.prefixes[-1:] if answers[idx] is not None]
+    return matcher.Observations(sequence, independent)
 
 
 def base_rep_ok(base_rep: dict, grads: list[Out]) -> bool:

@@ -69,7 +69,7 @@ def render(result: CheckResult, console: Console) -> None:
         if result.diagnosis and result.verdict == "wrong":
             p(f"[bold]diagnosis:[/] {escape(result.diagnosis)}")
         for m in result.mistakes:
-            p(f"[yellow]recognised:[/] {escape(m['title'])} — {escape(m['explanation'])}")
+            _mistake(m, p)
         for c in result.conventions:
             if c.get("id") == "clip":
                 p(f"[cyan]convention:[/] {escape(c['text'])}")
@@ -90,6 +90,26 @@ def render(result: CheckResult, console: Console) -> None:
     n_bad = len(result.wrong_params())
     tail = f": {n_bad} of {len(result.params)} gradients wrong" if result.verdict == "wrong" and n_bad else ""
     p(f"verdict: {verdict}{tail} (exit {result.exit_code})")
+
+
+def _mistake(m: dict, p) -> None:
+    """A named mistake: its name and explanation, then the hint and the equation; or the evidence."""
+    if m["id"] == "unrecognised":
+        p(f"[yellow]unrecognised error:[/] {escape(m['explanation'])}")
+        for e in m.get("evidence", []):
+            p(f"  {escape(e['param'])}{e['worst_index']} = {_num(e['student_value'], '.6g')}, gradlab "
+              f"{_num(e['reference_value'], '.6g')} (rel err {_num(e['max_rel_err'])}) on {escape(e['call'])}")
+        closest = m.get("closest")
+        if closest:
+            p(f"  [dim]closest:[/] {escape(closest['id'])} ({escape(closest['title'])}) reproduces "
+              f"{', '.join(closest['reproduces'])} but not {', '.join(closest['but_not'])}")
+        return
+    together = f" [dim](together with {', '.join(m['together_with'])})[/]" if m.get("together_with") else ""
+    p(f"[yellow]recognised:[/] {escape(m['title'])} [dim]{escape(m['id'])}[/]{together} — {escape(m['explanation'])}")
+    if m.get("hint"):
+        p(f"  [dim]hint:[/] {escape(m['hint'])}")
+    if m.get("equation"):
+        p(f"  [dim]equation:[/] {escape(m['equation'])}  [dim]({escape(m.get('link', ''))})[/]")
 
 
 def _table(result: CheckResult, console: Console) -> None:

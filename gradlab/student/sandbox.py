@@ -218,6 +218,19 @@ class Cgroup:
                     pass
             time.sleep(0.01)
 
+    def oom_kills(self) -> int:
+        """How many processes the kernel killed here for passing the memory limit (v1 memory.oom_control, v2
+        memory.events: ``oom_kill N``)."""
+        for name in ("memory.events", "memory.oom_control"):
+            try:
+                for line in (self.dirs["memory"] / name).read_text().splitlines():
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(value)
+            except (OSError, ValueError):
+                continue
+        return 0
+
     def memory_failcnt(self) -> int:
         f = self.dirs["memory"] / "memory.failcnt"
         try:
@@ -316,6 +329,10 @@ def _run_in(root, source, request, expected, limits, subreaper, tier="C", group=
                 if failure is None and watch.over_memory:
                     failure = ("memory_limit", (f"the run's processes together used more than "
                                                 f"{limits.memory_total >> 20} MiB (RSS watchdog)"))
+                    _kill_root(proc.pid)
+                if failure is None and group is not None and group.oom_kills():  # the kernel killed ONE: end it all
+                    failure = ("memory_limit", (f"the run's processes together passed the "
+                                                f"{limits.memory_total >> 20} MiB memory limit (cgroup OOM kill)"))
                     _kill_root(proc.pid)
                 seen = procs.limits_of(shim_pid) if shim_pid else None
                 if seen is not None and limits_seen is None and all(seen.get(k) == tuple(v)

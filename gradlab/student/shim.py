@@ -284,7 +284,40 @@ def run_fwdbwd(call, i):
     return values + unpack(returned, len(names), bwd_name, ", ".join(names))
 
 
-RUNNERS = {"minchar": run_minchar, "gradlab": run_gradlab, "fwdbwd": run_fwdbwd}
+def run_optim(call, i):
+    """An optimiser over call["steps"] fixed gradients; the parameters after each step, each (steps, *shape).
+
+    style "gradlab": ``step(params, grads, state, lr) -> (params, state)``, dicts by name, state None at
+    first and then whatever the student returned. style "minchar": ``update(params, grads, *mems, lr)``
+    over lists in call["params"] order, updating params and mems in place (min-char-rnn's zip loop); the
+    mems start at zero, and fresh lists of the same arrays are passed at every step (as min-char-rnn
+    builds its lists anew), so only in-place changes carry over.
+    """
+    args = args_of(call)
+    names, fn = call["params"], getattr(student, call["fn"])
+    lr = float(args["lr"].reshape(-1)[0])
+    shapes = [list(args[n].shape) for n in names]
+    arrays = [args[n] for n in names]
+    mems = [[_zeros(a.shape) for a in arrays] for _ in range(call.get("n_mems", 0))]
+    params, state, trajectory = dict(zip(names, arrays)), None, [[] for _ in names]
+    for t in range(call["steps"]):
+        META["optim_step"] = t + 1
+        grads = [args["g_" + n][t].copy() for n in names]
+        if call["style"] == "minchar":
+            fn(list(arrays), grads, *(list(m) for m in mems), lr)
+            current = arrays
+        else:
+            params, state = unpack(fn(params, dict(zip(names, grads)), state, lr), 2, call["fn"], "params, state")
+            if not hasattr(params, "get") or any(n not in params for n in names):
+                raise BadReturn(f"{call['fn']} returned params as {type(params).__name__}; expected a dict with "
+                                f"the keys {', '.join(names)}")
+            current = [params[n] for n in names]
+        for k, (n, value) in enumerate(zip(names, current)):
+            trajectory[k].append(as_numbers(value, n, shapes[k], f"{call['fn']} (step {t + 1})"))
+    return [_array(steps) for steps in trajectory]
+
+
+RUNNERS = {"minchar": run_minchar, "gradlab": run_gradlab, "fwdbwd": run_fwdbwd, "optim": run_optim}
 
 missing = [name for name in PLAN["functions"] if not callable(getattr(student, name, None))]
 if missing:
@@ -313,7 +346,8 @@ for i, call in enumerate(calls):
         continue
     try:
         values = RUNNERS[call["kind"]](call, i)
-        where = {"minchar": "lossFun", "gradlab": call.get("fn")}.get(call["kind"], call.get("backward"))
+        where = {"minchar": "lossFun", "gradlab": call.get("fn"), "optim": call.get("fn")}.get(
+            call["kind"], call.get("backward"))
         pos = start
         for value, (name, shape) in zip(values, call["out"]):
             a = as_numbers(value, name, shape, where)

@@ -48,10 +48,18 @@ def test_buggy_min_char_rnn_names_the_parameters_index_and_first_bad_T(name, wro
     assert result.smallest_failing_case["T"] == first_bad_T
 
 
-def test_a_missing_dhnext_is_recognised_as_truncated_bptt_with_k_1():
+def test_a_missing_dhnext_is_named_and_recognised_as_truncated_bptt_with_k_1():
     result = check(EXAMPLES / "minchar_no_dhnext.py")
+    assert [(m["id"], m.get("k"), m.get("same_as")) for m in result.mistakes] == [
+        ("rnn-recurrent-term-dropped", None, None), ("truncated-bptt", 1, "rnn-recurrent-term-dropped")]
+    assert "dhnext" in result.mistakes[1]["explanation"]
+
+
+def test_truncation_without_a_catalogue_entry_is_still_recognised(tmp_path):
+    text = (EXAMPLES / "gradlab_lstm.py").read_text().replace("dh = dy @ W_hy + dh_next", "dh = dy @ W_hy")
+    text = text.replace("dh_next, dc_next = da @ W_h, dc * f", "dh_next, dc_next = da @ W_h, 0 * dc")
+    result = check(_write(tmp_path, "lstm_k1.py", text), limits=FAST)
     assert [(m["id"], m["k"], m["kind"]) for m in result.mistakes] == [("truncated-bptt", 1, "window")]
-    assert "dhnext" in result.mistakes[0]["explanation"]
 
 
 def test_a_wrong_lstm_gate_slope_is_located_in_that_gate():

@@ -1,0 +1,56 @@
+"""gradlab's native contract for the GRU of Cho et al. 2014, WITH A MISTAKE: the backward is the one of the reset
+AFTER
+the matmul (PyTorch), while the forward resets before it.
+
+    gradlab check examples/gradlab_gru_cho_other_reset.py
+"""
+import numpy as np
+
+MODEL = "gru-cho"
+
+
+def sigmoid(a):
+    return 0.5 * (1.0 + np.tanh(0.5 * a))
+
+
+def loss_and_grads(params, xs, targets, h0):
+    W_x, W_h, b_x, b_h, W_hy, b_y = (params[k] for k in ("W_x", "W_h", "b_x", "b_h", "W_hy", "b_y"))
+    T, B, _ = xs.shape
+    H = h0.shape[1]
+    rows = np.arange(B)
+    hs, steps, ps, loss = [h0], [], [], 0.0
+    for t in range(T):
+        h = hs[-1]
+        ax = xs[t] @ W_x.T + b_x
+        rz = sigmoid(ax[:, :2 * H] + h @ W_h[:2 * H].T + b_h[:2 * H])
+        r, z = rz[:, :H], rz[:, H:]
+        q = r * h  # reset BEFORE the matmul: W_hn (r * h) + b_hn
+        n = np.tanh(ax[:, 2 * H:] + q @ W_h[2 * H:].T + b_h[2 * H:])
+        hs.append((1 - z) * n + z * h)
+        steps.append((r, z, n, q))
+        s = hs[-1] @ W_hy.T + b_y
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        ps.append(e / e.sum(axis=1, keepdims=True))
+        loss -= np.log(ps[-1][rows, targets[t]]).sum()
+    grads = {k: np.zeros_like(v) for k, v in params.items()}
+    dh_next = np.zeros_like(h0)
+    for t in reversed(range(T)):
+        r, z, n, q = steps[t]
+        h = hs[t]
+        dy = ps[t].copy()
+        dy[rows, targets[t]] -= 1.0
+        grads["W_hy"] += dy.T @ hs[t + 1]
+        grads["b_y"] += dy.sum(axis=0)
+        dh = dy @ W_hy + dh_next
+        dz = dh * (h - n) * z * (1 - z)
+        dan = dh * (1 - z) * (1 - n ** 2)
+        q = h @ W_h[2 * H:].T + b_h[2 * H:]  # MISTAKE: the backward of the reset-after GRU
+        dar = dan * q * r * (1 - r)
+        dhid = np.hstack([dar, dz, dan * r])  # gradient of h W_h^T + b_h, all three blocks
+        grads["W_h"] += dhid.T @ h
+        grads["b_h"] += dhid.sum(axis=0)
+        dh_next = dh * z + dhid @ W_h
+        grads["W_x"] += np.hstack([dar, dz, dan]).T @ xs[t]
+        grads["b_x"] += np.hstack([dar, dz, dan]).sum(axis=0)
+    grads["h0"] = dh_next
+    return loss, grads
