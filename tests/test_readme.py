@@ -39,3 +39,13 @@ def test_the_benchmark_table_shown_is_that_of_the_committed_results(doc):
     text = (ROOT / doc).read_text()
     shown = text.split("<!-- bench-summary:start -->\n")[1].split("\n<!-- bench-summary:end -->")[0]
     assert shown == summary_markdown(result)
+
+
+def test_the_mistakes_listing_shown_is_the_commands_real_output(capsys):
+    from gradlab import cli
+
+    assert cli.main(["mistakes"]) == 0
+    real = capsys.readouterr().out
+    text = (ROOT / "README.md").read_text()
+    start = text.index("$ gradlab mistakes\n") + len("$ gradlab mistakes\n")
+    assert text[start:text.index("```", start)] == real

@@ -8,7 +8,7 @@ loopback. Linux on x86_64 and aarch64 only; elsewhere ``install`` says why it di
 The classic-BPF program (struct seccomp_data: nr at offset 0, arch at 4, args[0] at 16):
 
     0  ld  [4]                     arch
-    1  jeq AUDIT_ARCH, 0, 6        another ABI: allow (x86_64's x32 calls are refused at 3)
+    1  jeq AUDIT_ARCH, 0, 7        another ABI (i386 calls on x86_64): refuse every call
     2  ld  [0]                     syscall number
     3  jge 0x40000000, 5, 0        x32 ABI numbers: refuse
     4  jeq SYS_socket, 0, 3        not socket(): allow
@@ -34,7 +34,7 @@ ARCHES = {"x86_64": (0xC000003E, 41), "aarch64": (0xC00000B7, 198)}  # (AUDIT_AR
 
 def program(arch: int, sys_socket: int) -> bytes:
     """The filter as packed struct sock_filter entries (code u16, jt u8, jf u8, k u32)."""
-    insns = [(LD_ABS_W, 0, 0, 4), (JEQ_K, 0, 6, arch), (LD_ABS_W, 0, 0, 0), (JGE_K, 5, 0, 0x40000000),
+    insns = [(LD_ABS_W, 0, 0, 4), (JEQ_K, 0, 7, arch), (LD_ABS_W, 0, 0, 0), (JGE_K, 5, 0, 0x40000000),
              (JEQ_K, 0, 3, sys_socket), (LD_ABS_W, 0, 0, 16), (JEQ_K, 2, 0, AF_INET), (JEQ_K, 1, 0, AF_INET6),
              (RET_K, 0, 0, RET_ALLOW), (RET_K, 0, 0, RET_ERRNO | errno.EACCES)]
     return b"".join(struct.pack("=HBBI", *i) for i in insns)
