@@ -403,7 +403,7 @@ def experiment(
     seeds: int = typer.Option(3, help="Seeds per setting (seeds 0 .. n-1)."),
     quick: bool = typer.Option(False, "--quick", help="A reduced run (few steps, tiny models): seconds."),
     texts: list[str] = typer.Option(None, "--text", help="Sentence(s) to learn, repeatable (default: "  # noqa: B008
-                                    "\"Amazon is river.\" and the \"had had had\" sentence)."),  # a repeatable option
+                                    "\"Amazon is river.\" and the \"had had had\" sentence)."),
     task: str = typer.Option("copy", help="seq-length only: copy or palindrome."),
     out_dir: str = typer.Option("gradlab-experiments", "--out", help="Where NAME.md, NAME.json, NAME.png go."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of a table."),

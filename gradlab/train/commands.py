@@ -54,13 +54,14 @@ def run_train(text: str, config: TrainConfig, *, out_dir: str, sample_every: int
         task = bar.add_task(f"{config.model} + {config.optimizer}", total=config.steps, info="")
 
         def progress(event) -> None:
-            bar.update(task, completed=event.step, info=f"loss {event.loss:.4f} nats/char")
+            bar.update(task, completed=event.step, info=f"loss {event.loss:.3g} nats/char")
             if not as_json and sample_every and (event.step % sample_every == 0 or event.step == 1):
                 text_out = sample(model, event.params, vocab, text[0], length - 1, temperature=temperature,
                                   seed=event.step)
-                out.print(f"step {event.step:>6}  loss {event.loss:.4f}  sample: {text_out!r}", markup=False,
+                out.print(f"step {event.step:>6}  loss {event.loss:<9.3g}  sample: {text_out!r}", markup=False,
                           highlight=False)
-        result = train(text, config, progress=progress)
+        with experiments.blas_threads(1):
+            result = train(text, config, progress=progress)
     out_path = Path(out_dir)
     saved = checkpoint.save(out_path / "checkpoint.npz", result, prime=text[0])
     png = plots.loss_curve(result.losses, out_path / "loss.png",
@@ -74,7 +75,7 @@ def run_train(text: str, config: TrainConfig, *, out_dir: str, sample_every: int
         print(json.dumps(summary, indent=2))
     else:
         where = f" (after {result.reproduced_at} steps)" if result.reproduced_at is not None else ""
-        out.print(f"final loss {result.final_loss:.4f} nats/char over the whole text; greedy from {text[0]!r}: "
+        out.print(f"final loss {result.final_loss:.3g} nats/char over the whole text; greedy from {text[0]!r}: "
                   f"{greedy!r}; reproduces the text: {'yes' + where if result.reproduced else 'no'}",
                   markup=False, highlight=False)
         out.print(f"written: {saved}, {png}", markup=False, highlight=False)

@@ -72,3 +72,17 @@ def test_sampling_at_a_negative_temperature_exits_2(tmp_path, capsys):
 def test_help_shows_examples(command, capsys):
     assert cli.main([command, "--help"]) == 0
     assert "Examples:" in capsys.readouterr().out
+
+
+def test_the_readme_shows_the_committed_optimizers_table():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    readme = root.joinpath("README.md").read_text()
+    rows = [line for line in root.joinpath("docs/experiments/optimizers.md").read_text().splitlines()
+            if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 10 and (root / "docs/experiments/optimizers.png").exists()
+    shown = [line for line in readme.splitlines() if line.startswith("│ ")]
+    for row in rows:
+        cells = [c.strip() for c in row.strip("| ").split(" | ")]
+        assert any(all(c in line for c in cells[1:]) and cells[0][:10] in line for line in shown), row
