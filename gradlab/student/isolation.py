@@ -97,13 +97,14 @@ def bwrap_command(work: str, shim_files: list[Path], sizes: dict[str, int]) -> l
     WORKDIR inside a size-limited tmpfs, private /tmp and /dev/shm, every namespace."""
     cmd = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
            "--hostname", "sandbox", "--proc", "/proc", "--dev", "/dev"]
+    # the tmpfs mounts first: a bind made after them may lie inside them (a venv under /tmp, as in CI)
+    cmd += ["--size", str(sizes["tmp"]), "--tmpfs", "/tmp", "--size", str(sizes["shm"]), "--tmpfs", "/dev/shm",
+            "--size", str(sizes["work"]), "--tmpfs", WORKDIR]
     for d in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc/alternatives", "/etc/ld.so.cache"):
         if os.path.exists(d):
             cmd += ["--ro-bind", d, d]
     for d in interpreter_dirs():
         cmd += ["--ro-bind", d, d]
-    cmd += ["--size", str(sizes["tmp"]), "--tmpfs", "/tmp", "--size", str(sizes["shm"]), "--tmpfs", "/dev/shm",
-            "--size", str(sizes["work"]), "--tmpfs", WORKDIR]
     for name in ("submission.py", "request.bin"):
         if os.path.exists(os.path.join(work, name)):
             cmd += ["--ro-bind", os.path.join(work, name), f"{WORKDIR}/{name}"]
