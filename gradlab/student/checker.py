@@ -136,14 +136,7 @@ def _check(result, source, adapters, sizes, dtype, seed, limits, runs) -> CheckR
     for up in units:
         up.add_aux(plan, rng)
     functions = sorted({f for ad in adapters for f in ad.functions})
-    request = plan.request(functions, 0.6 * limits.cpu_s, 0.5 * limits.wall_s)
-    run = sandbox.run(source.text, request, plan.expected(), limits)
-    runs.append(run)
-    _raise_failure(run, source)
-    try:
-        status, answers = plan.answers(run.arrays)
-    except frames.FrameError as exc:
-        raise _Stop("bad_result", f"the result message was refused: {exc}", "") from None
+    run, status, answers = run_plan(source, plan, functions, limits, runs)
     errors = {e.get("call"): e for e in run.meta.get("errors", []) if isinstance(e, dict)}
     for up in units:
         if answers[up.base] is None:
@@ -233,6 +226,19 @@ def diagnosis(result: CheckResult) -> str:
         return (f"the forward differs from gradlab's ({names(fwd_bad)}) and {names(own_false)} disagree with "
                 "finite differences of your own forward: both need fixing")
     return f"{names(bad)} differ from gradlab's gradients"
+
+
+def run_plan(source, plan: Plan, functions, limits: Limits, runs: list[SandboxRun]):
+    """Run ``plan``'s calls of ``functions`` in the sandbox; return (run, status, answers), or raise _Stop."""
+    request = plan.request(functions, 0.6 * limits.cpu_s, 0.5 * limits.wall_s)
+    run = sandbox.run(source.text, request, plan.expected(), limits)
+    runs.append(run)
+    _raise_failure(run, source)
+    try:
+        status, answers = plan.answers(run.arrays)
+    except frames.FrameError as exc:
+        raise _Stop("bad_result", f"the result message was refused: {exc}", "") from None
+    return run, status, answers
 
 
 def _notes_from_meta(result, run, plan, errors):

@@ -35,10 +35,10 @@ import numpy as np
 from gradlab import optim
 from gradlab.optim.mistakes import mistakes_for
 from gradlab.optim.registry import Variant
-from gradlab.student import frames, notebook, sandbox, styles
 from gradlab.student import isolation as isolation_tiers
+from gradlab.student import notebook, styles
 from gradlab.student.adapters import Out
-from gradlab.student.checker import _call_error, _error, _raise_failure, _sandbox, _Stop
+from gradlab.student.checker import _call_error, _error, _sandbox, _Stop, run_plan
 from gradlab.student.plan import Plan
 from gradlab.student.result import CheckResult, ParamResult
 from gradlab.student.sandbox import DEFAULT_LIMITS, Limits
@@ -243,14 +243,7 @@ def run_student(source, style: str, n_mems: int, p0: dict, grads: dict, lr: floa
     static = {"kind": "optim", "style": style, "fn": fn, "params": list(p0), "steps": steps, "n_mems": n_mems}
     outs = [Out(n, (steps, *np.shape(p)), "value", n) for n, p in p0.items()]
     plan.add(("main",), static, SimpleNamespace(args=args, iargs={}), outs, aux=False)
-    request = plan.request([fn], 0.6 * limits.cpu_s, 0.5 * limits.wall_s)
-    run = sandbox.run(source.text, request, plan.expected(), limits)
-    runs.append(run)
-    _raise_failure(run, source)
-    try:
-        status, answers = plan.answers(run.arrays)
-    except frames.FrameError as exc:
-        raise _Stop("bad_result", f"the result message was refused: {exc}", "") from None
+    run, status, answers = run_plan(source, plan, [fn], limits, runs)
     if answers[0] is None:
         err = next((e for e in run.meta.get("errors", []) if isinstance(e, dict) and e.get("call") == 0), None)
         kind, message, tb = _call_error(fn, int(status[0]), err, source)
