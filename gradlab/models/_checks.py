@@ -35,30 +35,41 @@ def _parse(symbol: str) -> tuple[int, str]:
     return int(match.group(1) or 1), match.group(2)
 
 
+@functools.cache
+def _compile(spec: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tuple[str, tuple[tuple[int, str], ...]], ...]:
+    """((key, symbols), ...) -> ((key, ((multiplier, letter), ...)), ...), parsed once per spec."""
+    return tuple((key, tuple(_parse(s) for s in symbols)) for key, symbols in spec)
+
+
 def infer_sizes(params: Mapping[str, np.ndarray], spec: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
-    """Check ``params`` against the symbolic ``spec`` and return the sizes, e.g. {"D": 4, "H": 6, "V": 7}."""
+    """Check ``params`` against the symbolic ``spec`` and return the sizes, e.g. {"D": 4, "H": 6, "V": 7}.
+
+    It runs on every call of a model (the messages are built only on failure).
+    """
     if not isinstance(params, Mapping):
         raise TypeError(f"params: expected a dict of numpy arrays, got {type(params).__name__}")
-    missing = [k for k in spec if k not in params]
-    extra = [k for k in params if k not in spec]
-    if missing or extra:
+    if params.keys() != spec.keys():
+        missing = [k for k in spec if k not in params]
+        extra = [k for k in params if k not in spec]
         raise ValueError(
             f"params: expected keys {sorted(spec)}, got {sorted(params)}"
             + (f" (missing {missing})" if missing else "")
             + (f" (unexpected {extra})" if extra else "")
         )
+    compiled = _compile(tuple(spec.items()))
     sizes: dict[str, int] = {}
-    for key, symbols in spec.items():
-        require_array(f"params[{key!r}]", params[key], ndim=len(symbols))
-        for symbol, actual in zip(symbols, params[key].shape):
-            mult, letter = _parse(symbol)
+    for key, parsed in compiled:
+        x = params[key]
+        if not isinstance(x, np.ndarray) or x.ndim != len(parsed) or x.dtype.kind not in INEXACT_KINDS:
+            require_array(f"params[{key!r}]", x, ndim=len(parsed))  # raises, naming the argument
+        for (mult, letter), actual in zip(parsed, x.shape):
             if letter not in sizes and actual % mult == 0 and actual > 0:
                 sizes[letter] = actual // mult
-    for key, symbols in spec.items():
-        expected = tuple(_parse(s)[0] * sizes.get(_parse(s)[1], -1) for s in symbols)
+    for key, parsed in compiled:
+        expected = tuple(mult * sizes.get(letter, -1) for mult, letter in parsed)
         if params[key].shape != expected:
             raise ValueError(
-                f"params[{key!r}]: expected shape ({', '.join(symbols)}) = {expected}, got {params[key].shape}"
+                f"params[{key!r}]: expected shape ({', '.join(spec[key])}) = {expected}, got {params[key].shape}"
             )
     return sizes
 

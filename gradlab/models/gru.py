@@ -47,7 +47,7 @@ from typing import NamedTuple
 import numpy as np
 
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
-from gradlab.models.losses import softmax_cross_entropy
+from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
 from gradlab.models.lstm import sigmoid
 from gradlab.models.rnn import linear, outer_sum, output_backward, reversed_blocks
 from gradlab.models.sizes import Sizes, check_dtype, uniform
@@ -113,27 +113,66 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, reset: str) -> tuple[
     # b_h adds where b_x does, except b_hn under reset "after" (inside r * (...)): add it with b_x, once
     b_in = params["b_x"] + (np.concatenate([b_h[:2 * H], 0 * b_h[2 * H:]]) if reset == "after" else b_h)
     a_x = linear(xs, params["W_x"], b_in)  # (T, B, 3H): x_t W_x^T + b_x (+ b_h) for every t at once
+    # sigma(a) = (1 + tanh(a/2))/2. The r, z pre-activations are halved once, in a_x and in the W_h^T that
+    # the steps use, not per step: halving is exact, so (h W^T)/2 == h (W^T/2) bit for bit
+    half = dtype.type(0.5)
+    a_x[..., :2 * H] *= half
     hs, gates = np.empty((T + 1, B, H), dtype), np.empty((T, B, 3 * H), dtype)
-    rz, (r, z, n) = gates[..., :2 * H], split_gates(gates)  # views, filled step by step
-    q = np.empty((T, B, H), dtype) if reset == "after" else None
-    a_h, scratch = np.empty((B, 3 * H), dtype), np.empty((B, H), dtype)
     hs[0] = h0
-    for t in range(T):
-        h = hs[t]
-        if reset == "after":
-            np.matmul(h, W_h.T, out=a_h)  # (B, 3H): all three hidden-side rows in one GEMM
-            np.add(a_h[:, 2 * H:], b_h[2 * H:], out=q[t])  # q_t = h W_hn^T + b_hn
-            sigmoid(np.add(a_x[t, :, :2 * H], a_h[:, :2 * H], out=rz[t]), out=rz[t])  # [r | z]
-            np.multiply(r[t], q[t], out=n[t])  # r * (h W_hn^T + b_hn)
-        else:
-            a_rz = np.matmul(h, W_h[:2 * H].T, out=rz[t])
-            sigmoid(np.add(a_x[t, :, :2 * H], a_rz, out=a_rz), out=a_rz)  # [r | z]
-            np.matmul(np.multiply(r[t], h, out=scratch), W_h[2 * H:].T, out=n[t])  # (r * h) W_hn^T
-        np.tanh(np.add(a_x[t, :, 2 * H:], n[t], out=n[t]), out=n[t])  # n = tanh(a_xn + ...)
-        np.multiply(np.subtract(h, n[t], out=scratch), z[t], out=scratch)
-        np.add(n[t], scratch, out=hs[t + 1])  # h_t = (1 - z) n + z h_{t-1} = n + z (h_{t-1} - n)
+    loop = _steps_after if reset == "after" else _steps_before
+    q = loop(W_h, b_h, a_x, hs, gates, half)
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
     return logits, GRUCache(xs, hs, gates, reset, q)
+
+
+def _steps_after(W_h, b_h, a_x, hs, gates, half) -> np.ndarray:
+    """The forward's time loop under reset "after": fills hs[1:] and gates, returns q (T, B, H).
+
+    ``a_x`` has its r, z columns halved. Every step writes in place into preallocated arrays; W_h^T is
+    made contiguous (with its r, z columns halved) because np.dot is fastest on it.
+    """
+    (T, B), H = hs.shape[:2], hs.shape[-1]
+    W_h_T = np.multiply(W_h.T, np.repeat([half, 1], [2 * H, H]), dtype=hs.dtype, order="C")  # (H, 3H)
+    q = np.empty((T, B, H), hs.dtype)
+    a_h = np.empty((B, 3 * H), hs.dtype)  # [a_hr/2 | a_hz/2 | h W_hn^T] of one step
+    a_h_rz, a_h_n, b_hn, scratch = a_h[:, :2 * H], a_h[:, 2 * H:], b_h[2 * H:], np.empty((B, H), hs.dtype)
+    r, z, n = split_gates(gates)
+    steps = zip(hs[:-1], hs[1:], a_x[..., :2 * H], a_x[..., 2 * H:], gates[..., :2 * H], r, z, n, q)
+    for h_prev, h, a_x_rz, a_x_n, rz_t, r_t, z_t, n_t, q_t in steps:
+        np.dot(h_prev, W_h_T, out=a_h)  # all three hidden-side rows in one GEMM
+        np.add(a_h_n, b_hn, q_t)  # q_t = h_{t-1} W_hn^T + b_hn
+        np.tanh(np.add(a_x_rz, a_h_rz, rz_t), rz_t)
+        rz_t *= half
+        rz_t += half  # [r | z] = sigma(a_x + a_h), in place
+        np.multiply(r_t, q_t, n_t)  # r * (h_{t-1} W_hn^T + b_hn)
+        n_t += a_x_n
+        np.tanh(n_t, n_t)  # n = tanh(a_xn + r * q)
+        _blend(h_prev, n_t, z_t, h, scratch)
+    return q
+
+
+def _steps_before(W_h, b_h, a_x, hs, gates, half) -> None:
+    """The forward's time loop under reset "before" (Cho et al.): fills hs[1:] and gates in place."""
+    B, H = hs.shape[1:]
+    W_hrz_T = np.multiply(W_h[:2 * H].T, half, dtype=hs.dtype, order="C")  # (H, 2H), halved
+    W_hn_T = np.asarray(W_h[2 * H:].T, dtype=hs.dtype, order="C")  # (H, H)
+    a_rz, a_n, scratch = np.empty((B, 2 * H), hs.dtype), np.empty((B, H), hs.dtype), np.empty((B, H), hs.dtype)
+    r, z, n = split_gates(gates)
+    steps = zip(hs[:-1], hs[1:], a_x[..., :2 * H], a_x[..., 2 * H:], gates[..., :2 * H], r, z, n)
+    for h_prev, h, a_x_rz, a_x_n, rz_t, r_t, z_t, n_t in steps:
+        np.dot(h_prev, W_hrz_T, out=a_rz)  # (B, 2H): [a_hr/2 | a_hz/2]  (np.dot writes only contiguous arrays)
+        np.tanh(np.add(a_x_rz, a_rz, rz_t), rz_t)
+        rz_t *= half
+        rz_t += half  # [r | z] = sigma(a_x + a_h), in place
+        np.dot(np.multiply(r_t, h_prev, scratch), W_hn_T, out=a_n)  # (r * h_{t-1}) W_hn^T
+        np.tanh(np.add(a_x_n, a_n, n_t), n_t)  # n = tanh(a_xn + (r * h) W_hn^T + b_hn)
+        _blend(h_prev, n_t, z_t, h, scratch)
+
+
+def _blend(h_prev, n, z, h, scratch) -> None:
+    """h_t = (1 - z) n + z h_{t-1}, computed as n + z (h_{t-1} - n) into ``h``: three calls for four."""
+    np.multiply(np.subtract(h_prev, n, scratch), z, scratch)
+    np.add(n, scratch, h)
 
 
 def recurrence_backward(params: dict, cache: GRUCache, e: np.ndarray):
@@ -149,31 +188,33 @@ def recurrence_backward(params: dict, cache: GRUCache, e: np.ndarray):
         q = cache.q if cache.q is not None else linear(hs[:-1], W_hn, params["b_h"][2 * H:])
     da_x = np.empty((T, B, 3 * H), dtype=np.result_type(e, cache.gates, W_h))
     da_h = np.empty_like(da_x) if reset == "after" else da_x
-    r, z = split_gates(cache.gates)[:2]  # (T, B, H) views
     dh = np.zeros((B, H), da_x.dtype)  # dL/dh_t; it starts as dh_next = 0 after the last step
     ds, scratch = np.empty((B, H), da_x.dtype), np.empty((B, H), da_x.dtype)
+    r, z = split_gates(cache.gates)[:2]  # (T, B, H) views
+    da_r, da_z, dq = split_gates(da_h)  # the r, z rows: the same on both sides (copied below)
+    da_rz, da_n = da_x[..., :2 * H], da_x[..., 2 * H:]
     blocks = reversed_blocks(T, da_x[0].nbytes)
     factors = np.empty((3, blocks[0][1] - blocks[0][0], B, H), da_x.dtype)
     for t0, t1 in blocks:
-        dn_dh, dz_dh, dr_d = local_derivatives(cache.gates[t0:t1], hs[t0:t1], q[t0:t1] if reset == "after"
-                                               else hs[t0:t1], factors[:, :t1 - t0])
-        for t in reversed(range(t0, t1)):
-            da_r, da_z, dq = split_gates(da_h[t])  # the r, z rows: the same on both sides (copied below)
-            da_n = da_x[t, :, 2 * H:]
-            dh += e[t]  # the direct term plus everything that flows back from h_{t+1}
-            np.multiply(dh, dn_dh[t - t0], out=da_n)  # h = (1 - z) n + z h_prev, n = tanh(a_n)
-            np.multiply(dh, dz_dh[t - t0], out=da_z)  # z = sigma(a_z)
+        local = local_derivatives(cache.gates[t0:t1], hs[t0:t1], q[t0:t1] if reset == "after" else hs[t0:t1],
+                                  factors[:, :t1 - t0])  # dn_dh, dz_dh, dr_d for t0 <= t < t1
+        block = [x[t0:t1] for x in (e, da_h, da_r, da_z, dq, da_rz, da_n, r, z)] + list(local)
+        for e_t, da_h_t, da_r_t, da_z_t, dq_t, da_rz_t, da_n_t, r_t, z_t, dn_dh, dz_dh, dr_d in zip(
+                *(x[::-1] for x in block)):  # t = t1-1, ..., t0
+            dh += e_t  # the direct term plus everything that flows back from h_{t+1}
+            np.multiply(dh, dn_dh, da_n_t)  # h = (1 - z) n + z h_prev, n = tanh(a_n)
+            np.multiply(dh, dz_dh, da_z_t)  # z = sigma(a_z)
             if reset == "after":  # a_n = a_xn + r * q
-                np.multiply(da_n, dr_d[t - t0], out=da_r)  # dr = da_n q, da_r = dr r (1 - r)
-                np.multiply(da_n, r[t], out=dq)  # dq = da_n r
-                dh *= z[t]
-                dh += np.matmul(da_h[t], W_h, out=scratch)  # dh_next = dh z + da_h W_h, a_h = h_prev W_h^T + b_h
+                np.multiply(da_n_t, dr_d, da_r_t)  # dr = da_n q, da_r = dr r (1 - r)
+                np.multiply(da_n_t, r_t, dq_t)  # dq = da_n r
+                dh *= z_t
+                dh += np.dot(da_h_t, W_h, out=scratch)  # dh_next = dh z + da_h W_h, a_h = h_prev W_h^T + b_h
             else:  # a_n = a_xn + s W_hn^T + b_hn, s = r * h_prev
-                np.matmul(da_n, W_hn, out=ds)  # ds = da_n W_hn
-                np.multiply(ds, dr_d[t - t0], out=da_r)  # dr = ds h_prev, da_r = dr r (1 - r)
-                dh *= z[t]
-                dh += np.matmul(da_x[t, :, :2 * H], W_hrz, out=scratch)
-                dh += np.multiply(ds, r[t], out=ds)  # dh_next = dh z + da_rz W_hrz + ds r
+                np.dot(da_n_t, W_hn, out=ds)  # ds = da_n W_hn
+                np.multiply(ds, dr_d, da_r_t)  # dr = ds h_prev, da_r = dr r (1 - r)
+                dh *= z_t
+                dh += np.dot(da_rz_t, W_hrz, out=scratch)
+                dh += np.multiply(ds, r_t, ds)  # dh_next = dh z + da_rz W_hrz + ds r
     if reset == "after":
         da_x[..., :2 * H] = da_h[..., :2 * H]
     return da_x, da_h, dh
@@ -229,7 +270,7 @@ def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.nda
     check_reset(reset)
     _check(params, xs, targets, h0)
     logits, cache = _forward(params, xs, h0, reset)
-    loss, dlogits = softmax_cross_entropy(logits, targets, reduction)
+    loss, dlogits = cross_entropy_unchecked(logits, targets, reduction)
     return loss, backward(params, cache, dlogits)
 
 

@@ -46,15 +46,21 @@ def softmax_cross_entropy(
         dlogits: (T, B, V), p - onehot(targets) (divided by T*B for "mean").
     """
     check_logits_targets(logits, targets)
+    return cross_entropy_unchecked(logits, targets, reduction)
+
+
+def cross_entropy_unchecked(logits: np.ndarray, targets: np.ndarray, reduction: str = "sum"):
+    """softmax_cross_entropy on logits and targets already validated (the models' own path: they check
+    targets against V once, with everything else)."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
     V = logits.shape[-1]
-    shifted = logits - np.max(logits.real, axis=-1, keepdims=True)  # (T, B, V), its largest real part 0
+    shifted = logits - logits.real.max(axis=-1, keepdims=True)  # (T, B, V), its largest real part 0
     p = np.exp(shifted)  # one exp serves the loss and the gradient
-    total = np.sum(p, axis=-1)  # (T, B)
+    total = p.sum(axis=-1)  # (T, B)
     rows, cols = np.arange(targets.size), targets.reshape(-1)
-    picked = shifted.reshape(-1, V)[rows, cols].reshape(targets.shape)  # o_t[y_t] - max, (T, B)
-    loss = np.sum(np.log(total) - picked)  # -sum log p_t[y_t]
+    picked = shifted.reshape(-1, V)[rows, cols]  # o_t[y_t] - max, (T*B,)
+    loss = (np.log(total).reshape(-1) - picked).sum()  # -sum log p_t[y_t]
     dlogits = np.divide(p, total[..., None], out=p)  # p_t, in place
     dlogits.reshape(-1, V)[rows, cols] -= 1  # p_t - onehot(y_t), without building the one-hot
     if reduction == "mean":

@@ -45,7 +45,7 @@ from typing import NamedTuple
 import numpy as np
 
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
-from gradlab.models.losses import softmax_cross_entropy
+from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
 from gradlab.models.rnn import linear, outer_sum, output_backward, reversed_blocks
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
@@ -168,23 +168,26 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tu
     """forward, on arguments already checked."""
     (T, B), H = xs.shape[:2], h0.shape[1]
     dtype = np.result_type(xs, h0, c0, *params.values())
-    W_h_T, k = params["W_h"].T, gate_constants(H, dtype)
+    k = gate_constants(H, dtype)
+    # activate(a) = tanh(a * half) * half + shift; a * half is taken in the weights and the input projection,
+    # once: halving is exact, so (h W^T) * half == h (W^T * half) bit for bit, and a step saves a call
+    W_h_T_half = np.multiply(params["W_h"].T, k.half, dtype=dtype, order="C")  # (H, 4H), contiguous: np.dot's fast path
     a_x = linear(xs, params["W_x"], params["b"])  # (T, B, 4H): x_t W_x^T + b for every t at once
+    a_x *= k.half
     hs, cs = np.empty((T + 1, B, H), dtype), np.empty((T + 1, B, H), dtype)
     gates, tanh_cs = np.empty((T, B, 4 * H), dtype), np.empty((T, B, H), dtype)
-    i, f, g, o = split_gates(gates)  # (T, B, H) views, filled step by step
     ig = np.empty((B, H), dtype)  # scratch for i * g
     hs[0], cs[0] = h0, c0
-    for t in range(T):
-        a = np.matmul(hs[t], W_h_T, out=gates[t])  # h_{t-1} W_h^T, written where the gates go
-        a += a_x[t]  # a_t = x_t W_x^T + h_{t-1} W_h^T + b
-        a *= k.half
-        np.tanh(a, out=a)
+    steps = zip(hs[:-1], hs[1:], cs[:-1], cs[1:], gates, a_x, tanh_cs, *split_gates(gates))
+    for h_prev, h, c_prev, c, a, a_x_t, tanh_c, i, f, g, o in steps:
+        np.dot(h_prev, W_h_T_half, out=a)  # h_{t-1} W_h^T * half, written where the gates go
+        a += a_x_t  # a_t * half, a_t = x_t W_x^T + h_{t-1} W_h^T + b
+        np.tanh(a, a)
         a *= k.half
         a += k.shift  # [i | f | g | o] = activate(a_t), in place
-        c = np.multiply(f[t], cs[t], out=cs[t + 1])
-        c += np.multiply(i[t], g[t], out=ig)  # c_t = f * c_{t-1} + i * g
-        np.multiply(o[t], np.tanh(c, out=tanh_cs[t]), out=hs[t + 1])  # h_t = o * tanh(c_t)
+        np.multiply(f, c_prev, c)
+        c += np.multiply(i, g, ig)  # c_t = f * c_{t-1} + i * g
+        np.multiply(o, np.tanh(c, tanh_c), h)  # h_t = o * tanh(c_t)
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
     return logits, LSTMCache(xs, hs, cs, gates, tanh_cs)
 
@@ -215,21 +218,23 @@ def recurrence_backward(W_h: np.ndarray, cache: LSTMCache, e: np.ndarray, step: 
     da = np.empty((T, B, 4 * H), dtype=np.result_type(e, cache.gates, W_h))
     f = split_gates(cache.gates)[1]
     dh, dc = np.zeros((B, H), da.dtype), np.zeros((B, H), da.dtype)  # dh_next and dc_next after step T
-    scratch = np.empty((B, H), da.dtype)
+    scratch, dc_3, da4 = np.empty((B, H), da.dtype), dc[:, None], da.reshape(T, B, 4, H)  # dc_3: dc per gate row
     blocks = reversed_blocks(T, da[0].nbytes)
     steps = blocks[0][1] - blocks[0][0]
     local_block, dc_dh_block = np.empty((steps, B, 4 * H), da.dtype), np.empty((steps, B, H), da.dtype)
     for t0, t1 in blocks:
         local, dc_dh = local_derivatives(cache.gates[t0:t1], cache.cs[t0:t1], cache.tanh_cs[t0:t1],
                                          local_block[:t1 - t0], dc_dh_block[:t1 - t0])
-        for t in reversed(range(t0, t1)):  # cell_backward's equations, in place
-            local_t, da_t = local[t - t0].reshape(B, 4, H), da[t].reshape(B, 4, H)
-            dh += e[t]  # dh_t = e_t + dh_next
-            dc += np.multiply(dh, dc_dh[t - t0], out=scratch)  # dc_t = dc_next + dh_t * o (1 - tanh(c_t)^2)
-            np.multiply(dc[:, None], local_t[:, :3], out=da_t[:, :3])  # [da_i, da_f, da_g]
-            np.multiply(dh, local_t[:, 3], out=da_t[:, 3])  # da_o
-            dc *= f[t]  # dc_next for step t-1: c_t depends on c_{t-1} through f
-            np.matmul(da[t], W_h, out=dh)  # dh_next = dL/dh_{t-1} through a_t = ... + h_{t-1} W_h^T
+        local4 = local.reshape(-1, B, 4, H)
+        block = (e[t0:t1], dc_dh, local4[:, :, :3], local4[:, :, 3], da[t0:t1], da4[t0:t1, :, :3], da4[t0:t1, :, 3],
+                 f[t0:t1])
+        for e_t, dc_dh_t, l_ifg, l_o, da_t, da_ifg, da_o, f_t in zip(*(x[::-1] for x in block)):  # t = t1-1 .. t0
+            dh += e_t  # dh_t = e_t + dh_next
+            dc += np.multiply(dh, dc_dh_t, scratch)  # dc_t = dc_next + dh_t * o (1 - tanh(c_t)^2)
+            np.multiply(dc_3, l_ifg, da_ifg)  # [da_i, da_f, da_g]
+            np.multiply(dh, l_o, da_o)  # da_o
+            dc *= f_t  # dc_next for step t-1: c_t depends on c_{t-1} through f
+            np.dot(da_t, W_h, out=dh)  # dh_next = dL/dh_{t-1} through a_t = ... + h_{t-1} W_h^T
     return da, dh, dc
 
 
@@ -289,7 +294,7 @@ def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, state, red
     """Loss (0-d) and grads (dict with every parameter, h0 and c0) in one call."""
     _, h0, c0 = _check(params, xs, targets, state)
     logits, cache = _forward(params, xs, h0, c0)
-    loss, dlogits = softmax_cross_entropy(logits, targets, reduction)
+    loss, dlogits = cross_entropy_unchecked(logits, targets, reduction)
     return loss, backward(params, cache, dlogits)
 
 

@@ -33,7 +33,7 @@ from typing import NamedTuple
 import numpy as np
 
 from gradlab.models._checks import check_sequence, check_state, infer_sizes, require_array
-from gradlab.models.losses import softmax_cross_entropy
+from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
 PARAM_SHAPES = {"W_xh": ("H", "D"), "W_hh": ("H", "H"), "W_hy": ("V", "H"), "b_h": ("H",), "b_y": ("V",)}
@@ -99,14 +99,14 @@ def forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, R
 def _forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, RNNCache]:
     """forward, on arguments already checked."""
     dtype = np.result_type(xs, h0, *params.values())
-    W_hh_T = params["W_hh"].T
+    W_hh_T = np.ascontiguousarray(params["W_hh"].T)
     a = linear(xs, params["W_xh"], params["b_h"])  # (T, B, H): x_t W_xh^T + b_h for every t at once
     hs = np.empty((xs.shape[0] + 1, *h0.shape), dtype=dtype)
     hs[0] = h0
-    for t in range(xs.shape[0]):
-        z = np.matmul(hs[t], W_hh_T, out=hs[t + 1])  # h_{t-1} W_hh^T, written where h_t goes
-        z += a[t]  # z_t = x_t W_xh^T + h_{t-1} W_hh^T + b_h
-        np.tanh(z, out=z)  # h_t = tanh(z_t), in place
+    for h_prev, z, a_t in zip(hs[:-1], hs[1:], a):  # z: where h_t goes
+        np.dot(h_prev, W_hh_T, out=z)  # h_{t-1} W_hh^T
+        z += a_t  # z_t = x_t W_xh^T + h_{t-1} W_hh^T + b_h
+        np.tanh(z, z)  # h_t = tanh(z_t), in place
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
     return logits, RNNCache(xs, hs)
 
@@ -127,10 +127,10 @@ def recurrence_backward(W_hh: np.ndarray, hs: np.ndarray, e: np.ndarray) -> tupl
     tanh_slope = np.square(hs[1:], out=np.empty_like(dz))
     np.subtract(1, tanh_slope, out=tanh_slope)  # tanh'(z_t) = 1 - h_t^2, for every t at once
     dh = np.zeros_like(dz[0])  # dL/dh_t; it starts as dh_next = 0 after the last step
-    for t in reversed(range(e.shape[0])):
-        dh += e[t]  # the direct term plus everything that flowed back from h_{t+1}
-        np.multiply(dh, tanh_slope[t], out=dz[t])  # dz_t = dh_t * (1 - h_t^2)
-        np.matmul(dz[t], W_hh, out=dh)  # dh_next = dL/dh_{t-1} through z_t = ... + h_{t-1} W_hh^T
+    for e_t, slope_t, dz_t in zip(e[::-1], tanh_slope[::-1], dz[::-1]):  # t = T-1, ..., 0
+        dh += e_t  # the direct term plus everything that flowed back from h_{t+1}
+        np.multiply(dh, slope_t, dz_t)  # dz_t = dh_t * (1 - h_t^2)
+        np.dot(dz_t, W_hh, out=dh)  # dh_next = dL/dh_{t-1} through z_t = ... + h_{t-1} W_hh^T
     return dz, dh
 
 
@@ -156,7 +156,7 @@ def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.nda
     """Loss (0-d) and grads (dict with every parameter and h0) in one call."""
     _check(params, xs, targets, h0)
     logits, cache = _forward(params, xs, h0)
-    loss, dlogits = softmax_cross_entropy(logits, targets, reduction)
+    loss, dlogits = cross_entropy_unchecked(logits, targets, reduction)
     return loss, backward(params, cache, dlogits)
 
 
