@@ -17,7 +17,7 @@ Method (STYLE.md: warm up, block until ready, check results once outside the tim
   once, in an order rotated per repeat, so drift on a shared machine does not favour one of them.
   Rows report the median and the quartiles over the repeats, after warm-up; gc is off while timing.
 - GFLOP/s counts the GEMMs only (``gemms``: the forward and backward products of each model).
-- The GEMM-bound limit: every one of those GEMMs timed alone with NumPy matmul at its own shape, layout,
+- The GEMM-bound limit: every one of those GEMMs timed alone with NumPy (np.dot) at its own shape, layout,
   dtype and thread count; limit = sum of those times, and limit_fraction = limit / median. A square
   matmul peak is measured beside it. ratio = median / the fastest peer's median (JAX, torch fused, torch cell).
 - Threads: every library is held to the same count (threadpoolctl for OpenBLAS, torch.set_num_threads,

@@ -1,7 +1,8 @@
 """The FLOP count of BPTT's matrix products, and the GEMM-bound limit: each product timed alone.
 
 ``gemms(model, sizes)`` lists every GEMM of one forward + backward as gradlab runs it; their FLOPs
-give the GFLOP/s of every implementation. ``time_gemm`` times one such product with NumPy's matmul at
+give the GFLOP/s of every implementation. ``time_gemm`` times one such product with NumPy (np.dot, the
+entry gradlab's time loops use: for one-row products it skips ~1 us of np.matmul's dispatch) at
 its own shape, layout and dtype (in the caller's BLAS thread setting), so the sum over a model's list
 is the time its GEMMs alone take here: the limit no implementation built on these GEMMs can beat.
 """
@@ -39,7 +40,7 @@ def gemms(model: str, sizes: Sizes) -> list[Gemm]:
     G = 1 for the RNN, 4 for the LSTM, 3 for the GRU; m x k x n costs 2 m k n FLOPs):
 
         forward   x W_x^T          N x D x GH     once (the input projection for every t)
-                  h_{t-1} W_h^T    B x H x GH     T times (the recurrence)
+                  h_{t-1} W_h^T    B x H x GH     T times (the recurrence; W_h^T copied contiguous once)
                   h W_hy^T         N x H x V      once (the logits)
         backward  dW_hy = dy^T h   V x N x H      once
                   e = dy W_hy      N x V x H      once
@@ -57,7 +58,7 @@ def gemms(model: str, sizes: Sizes) -> list[Gemm]:
     GH = G * H
     return [
         Gemm("x W_x^T", N, D, GH, tb=True),
-        Gemm("h W_h^T (per step)", B, H, GH, T, tb=True),
+        Gemm("h W_h^T (per step)", B, H, GH, T),
         Gemm("h W_hy^T", N, H, V, tb=True),
         Gemm("dW_hy = dy^T h", V, N, H, ta=True),
         Gemm("e = dy W_hy", N, V, H),
@@ -79,18 +80,18 @@ def _operands(g: Gemm, dtype, rng):
 
 
 def time_gemm(g: Gemm, dtype, sample_s: float = 0.01, repeats: int = 5) -> float:
-    """Median seconds of ONE product of g's shape and layout by np.matmul into a preallocated C; each of
+    """Median seconds of ONE product of g's shape and layout by np.dot into a preallocated C; each of
     the ``repeats`` samples runs enough products to last about ``sample_s`` (at least one)."""
     A, B, C = _operands(g, dtype, np.random.default_rng(0))
-    np.matmul(A, B, out=C)  # warm-up
+    np.dot(A, B, out=C)  # warm-up
     t0 = time.perf_counter()
-    np.matmul(A, B, out=C)
+    np.dot(A, B, out=C)
     n = max(1, int(sample_s / max(time.perf_counter() - t0, 1e-9)))
     samples = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         for _ in range(n):
-            np.matmul(A, B, out=C)
+            np.dot(A, B, out=C)
         samples.append((time.perf_counter() - t0) / n)
     return float(np.median(samples))
 

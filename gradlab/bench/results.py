@@ -170,7 +170,7 @@ def render_markdown(result: BenchResult) -> str:
         lines += ["", f"{met} of {len(ts)} target checks met."]
     lines += ["", "## Results", "",
               ("ms: median (IQR) over the repeats. GFLOP/s: GEMM FLOPs only (`gradlab.bench.gemms`). "
-               "% limit: the model's GEMMs timed alone with NumPy matmul at their own shapes (same dtype and "
+               "% limit: the model's GEMMs timed alone with NumPy (np.dot) at their own shapes (same dtype and "
                "threads), divided by the median. ratio: median / the fastest peer's median "
                "(JAX jit, torch fused, torch cell loop). agrees: max relative error against gradlab float64, "
                "within the dtype's tolerance.")]
@@ -186,7 +186,7 @@ def render_markdown(result: BenchResult) -> str:
                          f"{r.gflop_s:.1f} | {r.limit_fraction:.0%} | {_fmt(r.ratio, '.2f')} | {agree} | "
                          f"{_fmt(r.compile_s, '.2f')} |")
     if result.gemm_rates:
-        lines += ["", "## GEMM rates (NumPy matmul, the limit's inputs)", "",
+        lines += ["", "## GEMM rates (NumPy np.dot, the limit's inputs)", "",
                   "| size | dtype | GEMM | m x k x n | GFLOP/s |", "|---|---|---|---|---:|"]
         lines += [f"| {g['size']} | {g['dtype']} | {g['gemm']} | {g['m']} x {g['k']} x {g['n']} | {g['gflop_s']:.1f} |"
                   for g in result.gemm_rates]

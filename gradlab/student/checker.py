@@ -20,6 +20,7 @@ from gradlab.models.sizes import Sizes
 from gradlab.student import diagnose, frames, matcher, notebook, sandbox, styles
 from gradlab.student import isolation as isolation_tiers
 from gradlab.student.adapters import Cs231n, Gradlab, Minchar
+from gradlab.student.execution import Stop, call_error, error_result, raise_failure, run_plan, sandbox_summary
 from gradlab.student.plan import Plan
 from gradlab.student.result import CheckResult
 from gradlab.student.sandbox import DEFAULT_LIMITS, Limits, SandboxRun
@@ -28,8 +29,6 @@ DEFAULT_SIZES = Sizes(T=6, B=2, D=3, H=5, V=7)  # small and all different: a tra
 MINCHAR_T = 25  # min-char-rnn's seq_length, used when the module does not set an int seq_length
 MINCHAR_MAX_T = 50
 MINCHAR_PROBE = (*styles.MINCHAR_ARRAYS, "lossFun", "seq_length")
-IMPORT_HINT = ("the checker imports your file in an empty directory, without input files: keep data loading "
-               "and training under `if __name__ == \"__main__\":`")
 SAME_AS_K1 = "rnn-recurrent-term-dropped"  # truncated BPTT with k = 1 is this catalogued mistake
 CONVENTIONS = {
     "minchar": "min-char-rnn's contract: column vectors (bh (H, 1), hprev (H, 1)), one sequence (B = 1) of "
@@ -64,12 +63,12 @@ def check(path: str | Path, style: str | None = None, model: str | None = None, 
     except SyntaxError as exc:
         line = (exc.text or "").rstrip("\n")
         caret = " " * max(0, (exc.offset or 1) - 1 - (len(line) - len(line.lstrip()))) + "^"
-        return _error(result, "syntax", f"SyntaxError at {source.where(exc.lineno or 0)}: {exc.msg}",
+        return error_result(result, "syntax", f"SyntaxError at {source.where(exc.lineno or 0)}: {exc.msg}",
                       f"{line.strip()}\n{caret}" if line else "")
     try:
         style, model, units = styles.detect(styles.definitions(tree), style, model)
     except styles.ContractError as exc:
-        return _error(result, exc.kind, str(exc))
+        return error_result(result, exc.kind, str(exc))
     result.style, result.model = style, model
     runs: list[SandboxRun] = []
     try:
@@ -81,12 +80,8 @@ def check(path: str | Path, style: str | None = None, model: str | None = None, 
         else:
             adapters, dtype = [Gradlab(model)], np.float64
         return _check(result, source, adapters, sizes, dtype, seed, limits, runs)
-    except _Stop as stop:
-        return _error(result, *stop.args, runs=runs, source=source)
-
-
-class _Stop(Exception):
-    """The submission could not be run: (kind, message, traceback)."""
+    except Stop as stop:
+        return error_result(result, *stop.args, runs=runs, source=source)
 
 
 def _minchar(source, limits, runs):
@@ -94,29 +89,29 @@ def _minchar(source, limits, runs):
     request = plan.request([], 0, 0, names=list(MINCHAR_PROBE))
     run = sandbox.run(source.text, request, {"meta": frames.Spec("u", max_elements=1 << 20)}, limits)
     runs.append(run)
-    _raise_failure(run, source)
+    raise_failure(run, source)
     found = run.meta.get("probe", {})
     if not isinstance(found, dict):
-        raise _Stop("bad_result", "the child's report is malformed", "")
+        raise Stop("bad_result", "the child's report is malformed", "")
     missing = [n for n in MINCHAR_PROBE[:-1] if n not in found]
     if missing:
-        raise _Stop("missing_function", f"after importing the file, {', '.join(missing)} is not defined", "")
+        raise Stop("missing_function", f"after importing the file, {', '.join(missing)} is not defined", "")
     shapes = {}
     for name in styles.MINCHAR_ARRAYS:
         d = found[name]
         if d.get("type") != "ndarray" or d.get("kind") != "f" or len(d.get("shape", ())) != 2:
-            raise _Stop("contract", f"{name} must be a 2-D float numpy array (column vectors for bh and by); got "
+            raise Stop("contract", f"{name} must be a 2-D float numpy array (column vectors for bh and by); got "
                                     f"{d.get('type')} {d.get('dtype', '')} {tuple(d.get('shape', ()))}", "")
         if not d.get("writeable", False):
-            raise _Stop("contract", f"{name} is read-only: the checker writes its values into your arrays", "")
+            raise Stop("contract", f"{name} is read-only: the checker writes its values into your arrays", "")
         shapes[name] = tuple(d["shape"])
     H, V = shapes["Wxh"]
     wanted = {"Wxh": (H, V), "Whh": (H, H), "Why": (V, H), "bh": (H, 1), "by": (V, 1)}
     wrong = [f"{n} {shapes[n]} (expected {w})" for n, w in wanted.items() if shapes[n] != w]
     if wrong:
-        raise _Stop("contract", f"with Wxh of shape (H, V) = {(H, V)}: " + "; ".join(wrong), "")
+        raise Stop("contract", f"with Wxh of shape (H, V) = {(H, V)}: " + "; ".join(wrong), "")
     if not callable_described(found["lossFun"]):
-        raise _Stop("missing_function", "lossFun is not a function", "")
+        raise Stop("missing_function", "lossFun is not a function", "")
     dtype = np.dtype(found["Wxh"]["dtype"])
     seq = found.get("seq_length", {})
     T = seq.get("value") if seq.get("type") == "int" and 1 <= seq.get("value", 0) <= MINCHAR_MAX_T else MINCHAR_T
@@ -140,13 +135,13 @@ def _check(result, source, adapters, sizes, dtype, seed, limits, runs) -> CheckR
     errors = {e.get("call"): e for e in run.meta.get("errors", []) if isinstance(e, dict)}
     for up in units:
         if answers[up.base] is None:
-            raise _Stop(*_call_error(up.ad.label, int(status[up.base]), errors.get(up.base), source))
+            raise Stop(*call_error(up.ad.label, int(status[up.base]), errors.get(up.base), source))
         for o in up.ad.outs(up.p0.sizes):
             bad = ~np.isfinite(answers[up.base][o.name])
             if bad.any():
                 where = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()
                 value = answers[up.base][o.name][where] if where else answers[up.base][o.name]
-                raise _Stop("non_finite", f"{up.ad.label} returned a non-finite value: {o.name}"
+                raise Stop("non_finite", f"{up.ad.label} returned a non-finite value: {o.name}"
                                           f"{list(where) if where else ''} = {value}", "")
     result.sizes = {label: getattr(units[0].p0.sizes, k) for k, label in units[0].ad.size_labels.items()}
     result.conventions.append({"id": "contract", "text": CONVENTIONS[
@@ -187,7 +182,7 @@ def _check(result, source, adapters, sizes, dtype, seed, limits, runs) -> CheckR
     wrong = [p for p in result.params if not p.ok] or [f for f in result.forward if not f.ok]
     result.verdict = "wrong" if wrong else "correct"
     result.diagnosis = diagnosis(result)
-    result.sandbox = _sandbox(runs)
+    result.sandbox = sandbox_summary(runs)
     return result
 
 
@@ -228,19 +223,6 @@ def diagnosis(result: CheckResult) -> str:
     return f"{names(bad)} differ from gradlab's gradients"
 
 
-def run_plan(source, plan: Plan, functions, limits: Limits, runs: list[SandboxRun]):
-    """Run ``plan``'s calls of ``functions`` in the sandbox; return (run, status, answers), or raise _Stop."""
-    request = plan.request(functions, 0.6 * limits.cpu_s, 0.5 * limits.wall_s)
-    run = sandbox.run(source.text, request, plan.expected(), limits)
-    runs.append(run)
-    _raise_failure(run, source)
-    try:
-        status, answers = plan.answers(run.arrays)
-    except frames.FrameError as exc:
-        raise _Stop("bad_result", f"the result message was refused: {exc}", "") from None
-    return run, status, answers
-
-
 def _notes_from_meta(result, run, plan, errors):
     modified = run.meta.get("modified", {})
     if isinstance(modified, dict):
@@ -273,63 +255,3 @@ def _tag_text(tag) -> str:
     return "the main problem"
 
 
-def _call_error(label: str, status: int, err: dict | None, source) -> tuple[str, str, str]:
-    if err is None:
-        return ("bad_result", f"{label} gave no answer (status {status}) and no error report", "")
-    tb = source.relabel(err.get("traceback", ""))
-    if tb.startswith("INTERNAL "):
-        return ("internal", (f"gradlab's checker failed while calling {label} (a bug in gradlab, not in the "
-                             "submission: please report it)"), tb[len("INTERNAL "):])
-    if err.get("kind") == "bad_return":
-        return ("bad_return", err.get("message", "wrong return value"), "")
-    if err.get("type") == "MemoryError":
-        return ("memory", f"{label} ran out of memory (MemoryError: the address-space limit)", tb)
-    return ("exception", f"{label} raised {err.get('type')}: {err.get('message')}", tb)
-
-
-def _raise_failure(run: SandboxRun, source) -> None:
-    """_Stop when the run produced nothing usable: a sandbox limit, a bad frame, or an import failure."""
-    if run.missing_layers:
-        raise _Stop("sandbox", "isolation layers the tier expects were not in place: "
-                               + ", ".join(run.missing_layers), "")
-    if run.failure is not None:
-        kind, message = run.failure
-        if kind in ("timeout", "cpu_limit"):
-            message += f"; if the file trains or reads data at import, {IMPORT_HINT}"
-        raise _Stop(kind, message, "")
-    imp = run.meta.get("import")
-    if not isinstance(imp, dict):
-        raise _Stop("bad_result", "the child's report has no import section", "")
-    if not imp.get("ok"):
-        tb = source.relabel(str(imp.get("traceback", "")))
-        if imp.get("kind") == "exit":
-            raise _Stop("exit", f"the file ended the program at import ({imp.get('message')}): a submission "
-                                "must define its functions, not exit; " + IMPORT_HINT, tb)
-        if imp.get("type") == "MemoryError":
-            raise _Stop("memory", "MemoryError at import: the file allocates more than the address-space limit "
-                                  "allows", tb)
-        hint = f"; {IMPORT_HINT}" if imp.get("type") in ("FileNotFoundError", "ModuleNotFoundError") else ""
-        raise _Stop("import", f"importing the file raised {imp.get('type')}: {imp.get('message')}{hint}", tb)
-    if run.meta.get("missing"):
-        raise _Stop("missing_function", f"after importing the file, {', '.join(run.meta['missing'])} is not "
-                                        "defined (or not callable)", "")
-
-
-def _sandbox(runs: list[SandboxRun]) -> dict | None:
-    if not runs:
-        return None
-    d = runs[-1].sandbox_dict()
-    d["cpu_s"] = round(sum(r.cpu_s for r in runs), 3)
-    d["wall_s"] = round(sum(r.wall_s for r in runs), 3)
-    d["max_rss"] = max(r.max_rss for r in runs)
-    d["runs"] = len(runs)
-    return d
-
-
-def _error(result: CheckResult, kind: str, message: str, traceback: str = "", runs=(), source=None) -> CheckResult:
-    result.verdict = "error"
-    result.error = {"kind": kind, "message": message, "traceback": traceback}
-    result.sandbox = _sandbox(list(runs))
-    if runs and (runs[-1].stdout or runs[-1].stderr):
-        result.output = {"stdout": runs[-1].stdout[:2000], "stderr": runs[-1].stderr[:2000]}
-    return result

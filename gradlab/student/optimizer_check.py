@@ -38,7 +38,7 @@ from gradlab.optim.registry import Variant
 from gradlab.student import isolation as isolation_tiers
 from gradlab.student import notebook, styles
 from gradlab.student.adapters import Out
-from gradlab.student.checker import _call_error, _error, _sandbox, _Stop, run_plan
+from gradlab.student.execution import Stop, call_error, error_result, run_plan, sandbox_summary
 from gradlab.student.plan import Plan
 from gradlab.student.result import CheckResult, ParamResult
 from gradlab.student.sandbox import DEFAULT_LIMITS, Limits
@@ -235,7 +235,7 @@ def optimizer_style(tree: ast.Module, style: str | None) -> tuple[str, int]:
 
 def run_student(source, style: str, n_mems: int, p0: dict, grads: dict, lr: float, limits: Limits,
                 runs: list) -> dict[str, np.ndarray]:
-    """The student's trajectory {name: (steps, *shape)} from ONE sandboxed child; _Stop when it fails.
+    """The student's trajectory {name: (steps, *shape)} from ONE sandboxed child; Stop when it fails.
     ``source``: notebook.read's Source (its text runs; its line map relabels tracebacks)."""
     steps = len(next(iter(grads.values())))
     fn, plan = OPTIMIZER_STYLES[style], Plan()
@@ -246,9 +246,9 @@ def run_student(source, style: str, n_mems: int, p0: dict, grads: dict, lr: floa
     run, status, answers = run_plan(source, plan, [fn], limits, runs)
     if answers[0] is None:
         err = next((e for e in run.meta.get("errors", []) if isinstance(e, dict) and e.get("call") == 0), None)
-        kind, message, tb = _call_error(fn, int(status[0]), err, source)
+        kind, message, tb = call_error(fn, int(status[0]), err, source)
         at = run.meta.get("optim_step")
-        raise _Stop(kind, message + (f" (at step {at})" if isinstance(at, int) else ""), tb)
+        raise Stop(kind, message + (f" (at step {at})" if isinstance(at, int) else ""), tb)
     return answers[0]
 
 
@@ -269,18 +269,18 @@ def check_optimizer(path: str | Path, optimizer: str, style: str | None = None, 
     try:
         tree = ast.parse(source.text, filename=Path(path).name)
     except SyntaxError as exc:
-        return _error(result, "syntax", f"SyntaxError at {source.where(exc.lineno or 0)}: {exc.msg}",
+        return error_result(result, "syntax", f"SyntaxError at {source.where(exc.lineno or 0)}: {exc.msg}",
                       (exc.text or "").strip())
     try:
         style, n_mems = optimizer_style(tree, style)
     except styles.ContractError as exc:
-        return _error(result, exc.kind, str(exc))
+        return error_result(result, exc.kind, str(exc))
     result.style, runs = style, []
     try:
         student = run_student(source, style, n_mems, p0, grads, learning_rate, limits, runs)
-    except _Stop as stop:
-        return _error(result, *stop.args, runs=runs, source=source)
-    result.sandbox = _sandbox(runs)
+    except Stop as stop:
+        return error_result(result, *stop.args, runs=runs, source=source)
+    result.sandbox = sandbox_summary(runs)
     return fill(result, diagnose(optimizer, student, p0, grads, learning_rate), student)
 
 
