@@ -48,7 +48,6 @@ import numpy as np
 
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
 from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
-from gradlab.models.lstm import sigmoid
 from gradlab.models.rnn import linear, outer_sum, output_backward, reversed_blocks
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 

@@ -1,4 +1,5 @@
-"""Processes on Linux, read from /proc: the descendants of a sandboxed child, and its limits as the kernel sees them.
+"""Processes on Linux, read from /proc: the descendants of a sandboxed child, its limits and CPU time as the kernel
+sees them, and every process of a uid (tier B's kill-by-uid).
 
 The grader makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so a process that leaves
 its parent (``setsid`` and a double fork) is reparented to the grader instead of init. ``Descendants``
@@ -80,6 +81,56 @@ def become_subreaper() -> bool:
             except (OSError, AttributeError):
                 _SUBREAPER = False
     return _SUBREAPER
+
+
+def cpu_seconds(pids: set[int]) -> float:
+    """The CPU time (user + system) of ``pids`` and of the children each has waited for, from /proc/PID/stat
+    (utime, stime, cutime, cstime, in clock ticks). A process counts once: a child's time moves to its parent's
+    cutime/cstime only when it is reaped, and then it is no longer in /proc."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                text = fh.read().decode("latin-1")
+        except OSError:
+            continue
+        rest = text[text.rfind(")") + 2:].split()
+        ticks += sum(int(v) for v in rest[11:15])  # fields 14-17 of proc(5): utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def real_uid(pid: int) -> int | None:
+    """The REAL uid of ``pid`` (what a setuid program cannot change, and what ``kill(-1)`` by a uid reaches)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def processes_of_uid(uid: int) -> set[int]:
+    """Live processes (not zombies) whose real uid is ``uid``."""
+    return {pid for pid, (state, *_) in process_table().items() if state not in "ZX" and real_uid(pid) == uid}
+
+
+def kill_uid(uid: int, timeout: float = 5.0) -> list[int]:
+    """SIGKILL every process of ``uid`` until none is left (tier B: the uid is this run's alone, never the
+    grader's); the pids still alive at ``timeout`` (should be none). Reaping is the caller's (``Descendants``)."""
+    if uid in (0, os.getuid()):
+        raise ValueError(f"kill_uid: refusing to kill every process of uid {uid}, the grader's own or root's")
+    deadline = time.monotonic() + timeout
+    while left := processes_of_uid(uid):
+        if time.monotonic() > deadline:
+            return sorted(left)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(0.005)
+    return []
 
 
 class Descendants:

@@ -1,22 +1,28 @@
 """The parent side of the sandbox: run a submission in a child process and bring back framed numbers.
 
-SANDBOX.md holds the measured design; this is its first layer, isolation tier C (same uid, no
-namespaces; namespaces come later). gradlab's own process never imports the submission. One call:
+SANDBOX.md holds the measured design; isolation.py probes the tiers (A: bubblewrap and a cgroup; B: a uid
+of the run's own; C: the grader's uid) and this module runs one child at the tier chosen. gradlab's own
+process never imports the submission. One call:
 
     run(source, request, expected, limits) -> SandboxRun
 
 - A fresh private directory per run (``work/`` is the child's cwd, HOME and TMPDIR); the submission is
   written there as ``submission.py`` with ``request.bin`` (the inputs: not secret, never a reference).
-- ``subprocess.Popen([python, "-I", shim.py, LIMITS, FD], start_new_session=True, pass_fds=(FD,),
-  stdin=DEVNULL, env=scrubbed, cwd=work)``, no preexec_fn: the shim sets the rlimits itself and
-  reports them, and the parent also reads them back from /proc/<pid>/limits while the child runs.
+- ``subprocess.Popen([python, "-I", shim.py, LIMITS, OPTIONS, FD], start_new_session=True, pass_fds=(FD,),
+  stdin=DEVNULL, env=scrubbed, cwd=work)``, no preexec_fn: the shim sets the rlimits and the seccomp
+  filter itself and reports them, and the parent also reads the limits back from /proc/<pid>/limits while
+  the child runs. Tier A wraps it in bubblewrap (joined to the run's cgroup first); tier B adds
+  ``user=, group=, extra_groups=[]`` with a uid leased for this run alone (``isolation.UidLease``).
 - The parent enforces the wall clock and the output cap (stdout/stderr go to files; the first 64 KiB
   are kept; more than 16 MiB kills), reads the result pipe with a cap, and decodes ONE framed message
   with every declared size checked against ``expected`` before anything is allocated.
 - Afterwards it kills EVERY descendant: it is a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so a
   process that left its parent (``setsid`` and a double fork) is reparented to the grader, where the
   /proc walk finds it (by ancestry, by session, or as an orphan of ours); it re-scans until none is
-  left, reaps them, and removes the directory.
+  left, reaps them, and removes the directory. Tier A also empties the cgroup; tier B kills every
+  process of the run's uid and removes the files that uid left in /tmp, /var/tmp and /dev/shm.
+- ``cpu_s`` is the run's CPU time: the largest of wait4's (the shim's, at tiers B and C; only
+  bubblewrap's at tier A), the cgroup's accounting, or else the watchdog's samples of /proc.
 
 What tier C does NOT guarantee (the result says so): the submission runs as the grader's user, so it
 can read what the grader can read, write outside its directory, raise its own limits when that user
@@ -98,6 +104,7 @@ class SandboxRun:
     warnings: list[str] = field(default_factory=list)
     leftover: list[int] = field(default_factory=list)  # processes that could not be killed (should be empty)
     tier: str = TIER
+    cpu_by: dict[str, float] = field(default_factory=dict)  # the estimates cpu_s is the largest of (Watch.cpu_estimates)
 
     def sandbox_dict(self) -> dict:
         return {"tier": self.tier, "layers": self.layers, "missing_layers": self.missing_layers,
@@ -157,18 +164,22 @@ def run(source: str, request: bytes, expected: Mapping[str, frames.Spec],
     """
     tier = isolation.select(limits.tier, limits.isolation)
     subreaper = procs.become_subreaper()
+    lease = isolation.UidLease.take() if tier == "B" else None  # this run's own uid (waits while all are held)
     root = tempfile.mkdtemp(prefix="gradlab-check-")
     group = Cgroup.make(limits) if tier == "A" else None
     try:
-        return _run_in(root, source, request, expected, limits, subreaper, tier, group)
+        return _run_in(root, source, request, expected, limits, subreaper, tier, group, lease and lease.uid)
     finally:
         if group is not None:
             group.remove()
+        if lease is not None:
+            lease.release()
         _remove(root)
 
 
 class Cgroup:
-    """A per-run cgroup in the pids and memory controllers (v1 or v2), where the tree is writable."""
+    """A per-run cgroup in the pids and memory controllers (v1 or v2), where the tree is writable, and in
+    cpuacct where that is writable too (the run's CPU time: see ``cpu_s``)."""
 
     def __init__(self, dirs: dict[str, Path]):
         self.dirs = dirs
@@ -176,7 +187,7 @@ class Cgroup:
     @classmethod
     def make(cls, limits: Limits) -> Cgroup | None:
         parents = isolation.probe().cgroup
-        if set(parents) != {"pids", "memory"}:
+        if not {"pids", "memory"} <= set(parents):
             return None
         name, dirs = f"gradlab-{os.getpid()}-{time.monotonic_ns()}", {}
         try:
@@ -195,6 +206,20 @@ class Cgroup:
             cls(dirs).remove()
             return None
         return cls(dirs)
+
+    def cpu_s(self) -> float | None:
+        """CPU seconds (user + system) of every process that has been in the group, the dead included: v1
+        ``cpuacct.usage`` (ns), v2 ``cpu.stat`` ``usage_usec``. None without CPU accounting."""
+        d = self.dirs.get("cpuacct")
+        if d is None:
+            return None
+        try:
+            if (d / "cpuacct.usage").exists():
+                return int((d / "cpuacct.usage").read_text()) / 1e9
+            stat = dict(line.split(maxsplit=1) for line in (d / "cpu.stat").read_text().splitlines())
+            return int(stat["usage_usec"]) / 1e6
+        except (OSError, ValueError, KeyError):
+            return None
 
     def procs_files(self) -> list[str]:
         return sorted({str(d / "cgroup.procs") for d in self.dirs.values()})
@@ -255,12 +280,13 @@ JOIN_CGROUP = ('for f in "$0" "$@"; do [ "$f" = -- ] && break; echo $$ > "$f" ||
                'while [ "$1" != -- ]; do shift; done; shift; exec "$@"')  # sh -c JOIN FILE... -- CMD...
 
 
-def _command(tier: str, work: str, limits: Limits, wanted: dict, write_fd: int, group: Cgroup | None) -> list[str]:
+def _command(tier: str, work: str, limits: Limits, wanted: dict, write_fd: int, group: Cgroup | None,
+             shim: Path = SHIM) -> list[str]:
     """The child's command line: the shim (under bubblewrap at tier A), joined to the run's cgroup first."""
     options = json.dumps({"seccomp": isolation.probe().ok("seccomp")})
     args = [json.dumps({k: list(v) for k, v in wanted.items()}), options, str(write_fd)]
     if tier != "A":
-        return [sys.executable, "-I", str(SHIM), *args]
+        return [sys.executable, "-I", str(shim), *args]
     sizes = {"tmp": limits.shm, "shm": limits.shm, "work": limits.disk}
     cmd = isolation.bwrap_command(work, isolation.SHIM_FILES, sizes)
     cmd += [sys.executable, "-I", f"{isolation.SHIMDIR}/shim.py", *args]
@@ -270,11 +296,33 @@ def _command(tier: str, work: str, limits: Limits, wanted: dict, write_fd: int, 
     return ["/bin/sh", "-c", JOIN_CGROUP, files[0], *files[1:], "--", *cmd]
 
 
-def _run_in(root, source, request, expected, limits, subreaper, tier="C", group=None) -> SandboxRun:
+def _for_uid(root: str, work: str, uid: int) -> Path:
+    """Tier B: ``root`` traversable (0711), ``work`` and its two files owned by ``uid``, and a copy of the shim's
+    files in ``root/shim`` that ``uid`` may read but not change (gradlab itself may lie where it cannot read);
+    the shim's path."""
+    if why := isolation.unreachable(root):
+        raise isolation.IsolationError(f"tier B: the run's directory must be reachable by its uid {uid}, but {why}; "
+                                       "set TMPDIR to a directory every user may enter, such as /tmp")
+    os.chmod(root, 0o711)
+    shim_dir = Path(root, "shim")
+    shim_dir.mkdir()
+    os.chmod(shim_dir, 0o755)
+    for f in isolation.SHIM_FILES:
+        shutil.copyfile(f, shim_dir / f.name)
+        os.chmod(shim_dir / f.name, 0o644)
+    for path in (work, os.path.join(work, "submission.py"), os.path.join(work, "request.bin")):
+        os.chown(path, uid, uid)
+    return shim_dir / "shim.py"
+
+
+def _run_in(root, source, request, expected, limits, subreaper, tier="C", group=None, uid=None) -> SandboxRun:
+    """One run in the private directory ``root``; ``uid``: tier B's leased uid, which the child runs as."""
     work = os.path.join(root, "work")
     os.mkdir(work, 0o700)
     Path(work, "submission.py").write_text(source, encoding="utf-8")
     Path(work, "request.bin").write_bytes(request)
+    shim = _for_uid(root, work, uid) if uid is not None else SHIM
+    as_uid = {"user": uid, "group": uid, "extra_groups": [], "umask": 0o077} if uid is not None else {}
     wanted = limits.rlimits()
     cap = frames.max_message_bytes()
     read_fd, write_fd = os.pipe()
@@ -287,9 +335,9 @@ def _run_in(root, source, request, expected, limits, subreaper, tier="C", group=
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
-            _command(tier, work, limits, wanted, write_fd, group),
+            _command(tier, work, limits, wanted, write_fd, group, shim),
             cwd=work, env=scrubbed_env(isolation.WORKDIR if tier == "A" else work), stdin=subprocess.DEVNULL,
-            stdout=out_f, stderr=err_f, pass_fds=(write_fd,), start_new_session=True, close_fds=True)
+            stdout=out_f, stderr=err_f, pass_fds=(write_fd,), start_new_session=True, close_fds=True, **as_uid)
     except BaseException:
         os.close(read_fd)
         os.close(write_fd)
@@ -302,7 +350,7 @@ def _run_in(root, source, request, expected, limits, subreaper, tier="C", group=
     os.set_blocking(read_fd, False)
     buf, failure, eof = bytearray(), None, False
     limits_seen, tampered, reaped, next_watch = None, None, False, 0.0
-    watch = Watch(tier, group, limits)
+    watch = Watch(tier, group, limits, uid)
     try:
         while True:
             if not eof:
@@ -354,7 +402,10 @@ def _run_in(root, source, request, expected, limits, subreaper, tier="C", group=
         procs.reaped(proc.pid)
         if group is not None:
             group.kill_all()
-        leftover = tree.kill_all()
+        leftover = procs.kill_uid(uid) if uid is not None else []  # tier B: the uid is this run's alone
+        leftover += tree.kill_all()
+        if uid is not None:
+            isolation.remove_files_of(uid)
         wall = time.monotonic() - started
         deadline = time.monotonic() + 1.0
         while not eof and time.monotonic() < deadline:  # every writer is dead: drain to EOF
@@ -368,7 +419,8 @@ def _run_in(root, source, request, expected, limits, subreaper, tier="C", group=
         stdout, stderr = _head(out_f.fileno(), limits.output_keep), _head(err_f.fileno(), limits.output_keep)
         out_f.close()
         err_f.close()
-    cpu = usage.ru_utime + usage.ru_stime
+    cpu_by = {"wait4": usage.ru_utime + usage.ru_stime, **watch.cpu_estimates(group)}
+    cpu = max(cpu_by.values())
     rc = proc.returncode
     if tier == "A" and rc is not None and 128 < rc < 128 + 65:
         rc = -(rc - 128)  # bubblewrap exits 128 + N when the shim, its child, was killed by signal N
@@ -389,7 +441,7 @@ def _run_in(root, source, request, expected, limits, subreaper, tier="C", group=
         failure = failure and ("memory_limit", (f"the run's processes together reached the "
                                                 f"{limits.memory_total >> 20} MiB memory limit (cgroup): {failure[1]}"))
     result = SandboxRun(arrays, meta, failure, stdout, stderr, rc, cpu, wall, usage.ru_maxrss * 1024,
-                        leftover=leftover, tier=tier)
+                        leftover=leftover, tier=tier, cpu_by=cpu_by)
     _layers(result, wanted, limits_seen, tampered, subreaper, limits)
     watch.layers(result, group)
     if rc == 97 and tier == "A" and group is not None and failure is not None:
@@ -399,16 +451,19 @@ def _run_in(root, source, request, expected, limits, subreaper, tier="C", group=
 
 class Watch:
     """What the parent verifies about a running child, from /proc (never from the child's word): which
-    process is the shim, that it runs in its own namespaces (tier A), and the total RSS (no cgroup)."""
+    process is the shim, that it runs in its own namespaces (tier A), the total RSS (no cgroup), and the
+    CPU time of the run's processes (the largest sum seen; see ``cpu_estimates``)."""
 
     NAMESPACES = ("pid", "net", "mnt", "ipc", "uts", "user")
 
-    def __init__(self, tier: str, group, limits: Limits):
-        self.tier, self.group, self.limits = tier, group, limits
+    def __init__(self, tier: str, group, limits: Limits, uid: int | None = None):
+        self.tier, self.group, self.limits, self.uid = tier, group, limits, uid
         self.mine = {ns: _ns(os.getpid(), ns) for ns in self.NAMESPACES}
         self.private: set[str] | None = None  # namespaces seen to differ from ours, in the shim
+        self.shim_uid: int | None = None  # the shim's real uid (tier B)
         self.over_memory = False
         self.peak_rss = 0
+        self.peak_cpu = 0.0
 
     def observe(self, pids: set[int]) -> int | None:
         shim = min((p for p in pids if _is_shim(p)), default=None)
@@ -416,11 +471,21 @@ class Watch:
             got = {ns: _ns(shim, ns) for ns in self.NAMESPACES}
             if all(got.values()):
                 self.private = {ns for ns in self.NAMESPACES if got[ns] != self.mine[ns]}
+        if shim is not None and self.shim_uid is None:
+            self.shim_uid = procs.real_uid(shim)
+        self.peak_cpu = max(self.peak_cpu, procs.cpu_seconds(pids))
         if self.group is None:
             rss = sum(_rss(p) for p in pids)
             self.peak_rss = max(self.peak_rss, rss)
             self.over_memory = rss > self.limits.memory_total
         return shim
+
+    def cpu_estimates(self, group) -> dict[str, float]:
+        """The run's CPU time beside wait4's (which, at tier A, is bubblewrap's alone: its inner init does not
+        pass the shim's time on): the cgroup's accounting where the run has one, else the largest sum over the
+        watchdog's samples of the run's processes' times (it misses what ran after the last sample)."""
+        cgroup = group.cpu_s() if group is not None else None
+        return {"cgroup": cgroup} if cgroup is not None else {"/proc samples": self.peak_cpu}
 
     def layers(self, result: SandboxRun, group) -> None:
         if self.tier == "A":
@@ -432,6 +497,14 @@ class Watch:
                                      f"{self.limits.shm >> 20}MiB")
             else:
                 result.missing_layers.append("namespaces " + ",".join(sorted(set(self.NAMESPACES) - self.private)))
+        if self.tier == "B":
+            if self.shim_uid == self.uid:
+                result.layers.append(f"dedicated uid {self.uid} (verified in /proc): RLIMIT_NPROC binds it; its "
+                                     "processes killed and its files in /tmp, /var/tmp, /dev/shm removed afterwards")
+            elif self.shim_uid is None:
+                result.warnings.append("the uid could not be verified: the child ended before /proc was read")
+            else:
+                result.missing_layers.append(f"dedicated uid {self.uid} (the shim ran as uid {self.shim_uid})")
         if group is not None:
             result.layers.append(f"cgroup pids.max {self.limits.nproc}, memory {self.limits.memory_total >> 20}MiB")
         else:
@@ -439,9 +512,9 @@ class Watch:
         expected = isolation.probe().ok("seccomp")
         got = result.meta.get("seccomp") if isinstance(result.meta, dict) else None
         if expected and got == "applied":
-            result.layers.append("seccomp socket filter (reported by the child)")
+            result.layers.append("seccomp filter: inet sockets, io_uring (reported by the child)")
         elif expected and result.meta:
-            result.missing_layers.append(f"seccomp socket filter ({got or 'not reported'})")
+            result.missing_layers.append(f"seccomp filter ({got or 'not reported'})")
         if group is not None:  # the cgroup's pids.max binds where RLIMIT_NPROC does not (uid 0)
             result.warnings[:] = [w for w in result.warnings if not w.startswith("uid 0: RLIMIT_NPROC")]
         result.warnings.extend(f"tier {self.tier}: {w}" for w in isolation.NOT_GUARANTEED[self.tier]
@@ -531,7 +604,7 @@ def _layers(result: SandboxRun, wanted, limits_seen, tampered, subreaper: bool, 
         result.warnings.append("the limits could not be verified: the child ended before they could be read")
         missing = []  # nothing ran long enough to need them; the failure says what happened
     result.layers, result.missing_layers = layers, missing
-    if os.getuid() == 0:
+    if os.getuid() == 0 and result.tier != "B":
         result.warnings.append("uid 0: RLIMIT_NPROC is not enforced for root (a fork bomb is not contained), and "
                                "with CAP_SYS_RESOURCE root may raise its own limits (the parent re-reads them and "
                                "refuses the run; its wall clock, output cap and descendant kill hold regardless)")

@@ -57,7 +57,7 @@ def _load_beside(name, filename):
     return module
 
 
-# --- 1b. the seccomp socket filter (binds this process and all it starts), before the submission -------
+# --- 1b. the seccomp filter: inet sockets, io_uring (binds this process and all it starts) ------------
 _seccomp = _load_beside("_gradlab_seccomp", "seccomp_filter.py").install() if _options.get("seccomp") else "not asked"
 _started = time.monotonic()
 

@@ -27,7 +27,7 @@ def test_a_failed_call_is_named_by_its_kind(err, kind):
 
 
 def test_an_exception_names_the_function_and_the_error():
-    kind, message, _ = execution.call_error("lossFun", 2, {"type": "ValueError", "message": "shapes"}, SOURCE)
+    _, message, _ = execution.call_error("lossFun", 2, {"type": "ValueError", "message": "shapes"}, SOURCE)
     assert message == "lossFun raised ValueError: shapes"
 
 

@@ -53,6 +53,7 @@ class Attack:
     unsafe: dict[str, str] = field(default_factory=dict)  # tier -> why it is not even run there
     gap: dict[str, str] = field(default_factory=dict)  # tier -> a known shortfall of gradlab's (strict xfail)
     needs_process_cap: bool = False  # run only where the kernel caps processes (cgroup pids.max, or not root)
+    needs_seccomp: bool = False  # run only where the seccomp filter is written for the platform (Linux x86_64/aarch64)
     slow_tiers: tuple[str, ...] = ()  # tiers whose run is behind @pytest.mark.slow (the heavy ones)
     suffix: str = ".py"
     postlude: str = ""  # appended after the body (e.g. a wrapper that spoils what the body returns)
@@ -82,6 +83,13 @@ def _file(name: str, family: str, what: str, kinds: tuple[str, ...], words: str 
 
 
 ESCAPED = "raise RuntimeError('ESCAPED: ' + {!s})\n"
+
+IGNORE_XCPU = """
+import signal
+signal.signal(signal.SIGXCPU, signal.SIG_IGN)  # the soft limit's signal ignored: the kernel SIGKILLs at the hard one
+while True:
+    pass
+"""
 
 FORK_BOMB = """
 import os, signal, time
@@ -252,6 +260,16 @@ os.write(int(sys.orig_argv[-1] if sys.orig_argv[-1].isdigit() else sys.orig_argv
 os._exit(0)
 """
 
+IO_URING = """
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+params = ctypes.create_string_buffer(120)  # struct io_uring_params, zeroed
+fd = libc.syscall(425, 1, params)          # io_uring_setup(1, &params): 425 on x86_64 and aarch64
+if fd >= 0:
+    raise RuntimeError(f"ESCAPED: io_uring_setup gave a ring (fd {fd}); its operations bypass seccomp")
+print("io_uring_setup refused:", os.strerror(ctypes.get_errno()))
+"""
+
 KILL_PARENT = """
 import os, signal
 try:
@@ -287,13 +305,17 @@ ATTACKS: list[Attack] = [
     _file("infinite_loop", "cpu", "an infinite loop", ("cpu_limit",), "CPU time", limits=CPU, slow_tiers=HEAVY),
     _file("busy_numpy", "cpu", "a busy loop inside one numpy call", ("cpu_limit",), "CPU time", limits=CPU,
           slow_tiers=HEAVY),
+    Attack("ignores_sigxcpu", "cpu", "a busy loop that ignores SIGXCPU (killed at the hard limit)", IGNORE_XCPU,
+           body="none", kinds=("cpu_limit",), words="CPU time", limits=CPU, slow_tiers=HEAVY),
     _file("sleeps_forever", "cpu", "sleeping forever", ("timeout",), "wall clock", slow_tiers=HEAVY),
     _file("allocates_10gb", "memory", "a 10 GiB allocation", ("memory",), "MemoryError", slow_tiers=HEAVY),
     Attack("memory_many_processes", "memory", "6 processes x 300 MiB (over a 1 GiB total)", MEMORY_MANY,
            body="none", kinds=("memory", "memory_limit"),
            limits=dataclasses.replace(FAST, wall_s=10.0, cpu_s=5, cpu_hard_s=6, memory_total=1 << 30)),
-    Attack("fork_bomb", "processes", "a fork bomb", FORK_BOMB, body="none", needs_process_cap=True, kinds=("timeout", "cpu_limit", "crash",
-           "no_result", "import", "memory"),
+    Attack("fork_bomb", "processes", "a fork bomb", FORK_BOMB, body="none", needs_process_cap=True,
+           kinds=("timeout", "cpu_limit", "crash", "no_result", "import", "memory",
+                  "bad_result"),  # every copy that gets through reports on the one pipe: more than one message
+
            unsafe={"C": "RLIMIT_NPROC does not bind uid 0 and tier C has no cgroup: a fork bomb as root would "
                         "take the shared machine down"}),
     Attack("threads_3000", "processes", "3,000 threads", THREADS, verdict="correct",
@@ -310,6 +332,8 @@ ATTACKS: list[Attack] = [
            verdict="correct"),
     Attack("socket_other_address", "network", "datagrams to another address and to ::1", OTHER_ADDRESS,
            verdict="correct"),
+    Attack("io_uring_setup", "syscalls", "io_uring_setup through ctypes (a ring's operations bypass seccomp)",
+           IO_URING, verdict="correct", needs_seccomp=True),
     Attack("read_grader_files", "filesystem", "reading the grader's files and /proc", READ_FILES,
            verdict="correct", lost={"B": OTHERS_READ, "C": SAME_UID + " and sees its files and /proc"}),
     Attack("plant_site_packages", "filesystem", "planting a file in site-packages", PLANT, verdict="correct",

@@ -48,6 +48,7 @@ class Health:
     def __init__(self):
         self.procs = {pid for pid, _ in descendants()}
         self.base = tempfile.mkdtemp(prefix=f"{MARK}-tempdir-")  # the sandbox's own directories go here
+        os.chmod(self.base, 0o711)  # as /tmp is to every user: tier B's uid must reach its run's directory
         self.rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.tcp.bind(("127.0.0.1", 0))

@@ -1,5 +1,6 @@
-"""Processes: a fork bomb is capped (cgroup pids.max at tier A; RLIMIT_NPROC does not bind root) and none is
-left; 3,000 threads are capped; a setsid daemon and a plain child are killed after a correct check."""
+"""Processes: a fork bomb is capped (cgroup pids.max at tier A, RLIMIT_NPROC on the run's own uid at tier B; it does
+not bind root) and none is left; 3,000 threads are capped; a setsid daemon and a plain child are killed after a
+correct check (tier B: every process of the run's uid)."""
 
 import pytest
 

@@ -1,6 +1,8 @@
 """Signals: SIGKILL to its parent and kill(-1) reach only the sandbox's own pid namespace at tier A, so the
-grader survives and the honest rest of the submission still passes. At tier C they are not run at all
-(the grader's own uid, root here: they would kill the grader or the machine): expected failures."""
+grader survives and the honest rest of the submission still passes. At tier B the run's own uid may not signal
+the grader (EPERM), and kill(-1) reaches only that uid's processes (its other processes, never another run's: each
+concurrent run has a uid of its own). At tier C they are not run at all (the grader's own uid, root here: they
+would kill the grader or the machine): expected failures."""
 
 import os
 
