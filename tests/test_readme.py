@@ -49,3 +49,10 @@ def test_the_mistakes_listing_shown_is_the_commands_real_output(capsys):
     text = (ROOT / "README.md").read_text()
     start = text.index("$ gradlab mistakes\n") + len("$ gradlab mistakes\n")
     assert text[start:text.index("```", start)] == real
+
+
+@pytest.mark.parametrize("name", ["bias", "hidden-size", "cells", "seq-length"])
+def test_the_experiment_tables_shown_are_the_committed_ones(name):
+    lines = (ROOT / "docs" / "experiments" / f"{name}.md").read_text().splitlines()
+    table = "\n".join(line for line in lines if line.startswith("|"))
+    assert table and table in (ROOT / "README.md").read_text()

@@ -129,7 +129,9 @@ def _arms_experiment(name: str, title: str, arms: dict[str, dict], key: str, opt
             config = replace(base, **changes)
             keys = {key: value, **(extra_keys(config, text) if extra_keys else {})}
             rows.append(runner.sentence(text, config, seeds, keys))
-    setup = {k: v for k, v in base.__dict__.items() if k not in ("seed", "frozen", "seq_length", "batch_size")}
+    varied = {field for changes in arms.values() for field in changes}  # in the table, not the caption
+    setup = {k: v for k, v in base.__dict__.items()
+             if k not in ("seed", "frozen", "seq_length", "batch_size", *varied)}
     key_columns = ["text", key] + (list(rows[0].keys)[2:] if rows else [])
     return ExperimentResult(name, title, {**setup, "seeds": list(seeds)}, key_columns, [STEPS, LOSS], rows)
 

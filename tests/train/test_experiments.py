@@ -31,6 +31,12 @@ def test_each_sentence_experiment_has_one_row_per_arm_with_every_seed(results, n
     json.dumps(result.to_dict())  # plain JSON
 
 
+@pytest.mark.parametrize("name, varied, fixed", [("hidden-size", "hidden", "model"), ("cells", "model", "hidden"),
+                                                  ("bias", "frozen", "hidden")])
+def test_the_setup_caption_names_what_is_fixed_and_not_what_the_table_varies(results, name, varied, fixed):
+    assert varied not in results[name].setup and fixed in results[name].setup
+
+
 def test_the_seq_length_experiment_scores_rnn_and_lstm_at_each_length(results):
     result = results["seq-length"]
     assert [(row.keys["model"], row.keys["L"]) for row in result.rows] == [("rnn", 2), ("rnn", 3), ("lstm", 2),
