@@ -8,11 +8,10 @@ writable (None when pids or memory is missing); the child joins it before exec (
 from __future__ import annotations
 
 import os
-import signal
 import time
 from pathlib import Path
 
-from gradlab.student import isolation
+from gradlab.student import isolation, procs
 
 
 class Cgroup:
@@ -73,14 +72,7 @@ class Cgroup:
         return out
 
     def kill_all(self, timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while (left := self.pids()) and time.monotonic() < deadline:
-            for pid in left:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            time.sleep(0.01)
+        procs.kill_until_gone(self.pids, timeout, pause=0.01)
 
     def oom_kills(self) -> int:
         """How many processes the kernel killed here for passing the memory limit (v1 memory.oom_control, v2

@@ -18,6 +18,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _LAUNCHED: set[int] = set()  # sandbox children alive in this process (never treated as orphans)
@@ -43,16 +44,36 @@ def process_table() -> dict[int, tuple[str, int, int, int]]:
     """pid -> (state, ppid, session, starttime) for every process visible in /proc."""
     table = {}
     for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                text = fh.read().decode("latin-1")
-        except OSError:
-            continue
-        rest = text[text.rfind(")") + 2:].split()
-        table[int(name)] = (rest[0], int(rest[1]), int(rest[3]), int(rest[19]))
+        if name.isdigit() and (rest := stat_fields(int(name))) is not None:
+            table[int(name)] = (rest[0], int(rest[1]), int(rest[3]), int(rest[19]))
     return table
+
+
+def stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (the state, field 3 of proc(5), first); None once
+    the process is gone. The name may hold spaces and parentheses, hence the split at the LAST ')'."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            text = fh.read().decode("latin-1")
+    except OSError:
+        return None
+    return text[text.rfind(")") + 2:].split()
+
+
+def kill_until_gone(alive: Callable[[], set[int]], timeout: float = 5.0, pause: float = 0.005) -> list[int]:
+    """SIGKILL every pid ``alive()`` lists until it lists none; the pids still there at ``timeout`` (should be
+    none). Reaping is the caller's."""
+    deadline = time.monotonic() + timeout
+    while left := alive():
+        if time.monotonic() > deadline:
+            return sorted(left)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        time.sleep(pause)
+    return []
 
 
 def limits_of(pid: int) -> dict[str, tuple[int, int]] | None:
@@ -89,13 +110,8 @@ def cpu_seconds(pids: set[int]) -> float:
     cutime/cstime only when it is reaped, and then it is no longer in /proc."""
     ticks = 0
     for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as fh:
-                text = fh.read().decode("latin-1")
-        except OSError:
-            continue
-        rest = text[text.rfind(")") + 2:].split()
-        ticks += sum(int(v) for v in rest[11:15])  # fields 14-17 of proc(5): utime stime cutime cstime
+        if (rest := stat_fields(pid)) is not None:
+            ticks += sum(int(v) for v in rest[11:15])  # fields 14-17 of proc(5): utime stime cutime cstime
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -120,17 +136,7 @@ def kill_uid(uid: int, timeout: float = 5.0) -> list[int]:
     grader's); the pids still alive at ``timeout`` (should be none). Reaping is the caller's (``Descendants``)."""
     if uid in (0, os.getuid()):
         raise ValueError(f"kill_uid: refusing to kill every process of uid {uid}, the grader's own or root's")
-    deadline = time.monotonic() + timeout
-    while left := processes_of_uid(uid):
-        if time.monotonic() > deadline:
-            return sorted(left)
-        for pid in left:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        time.sleep(0.005)
-    return []
+    return kill_until_gone(lambda: processes_of_uid(uid), timeout)
 
 
 class Descendants:
