@@ -27,6 +27,10 @@ MARK = "gradlab-attack"  # every file an attack makes outside its directory has 
 FAST = Limits(cpu_s=1, cpu_hard_s=2, wall_s=4.0)
 CPU = dataclasses.replace(FAST, wall_s=8.0)  # a loaded machine must not turn "CPU limit" into "time-out"
 ROOMY = Limits(cpu_s=10, cpu_hard_s=11, wall_s=30.0, address_space=4 << 30)  # jax / torch at import
+# Writing hundreds of MiB into a tmpfs is kernel time that counts as CPU (the cgroup's accounting sees it):
+# on a slow moment of this VM the 60 MiB files took more than FAST's 1 s, so the disk attacks, which test
+# the quota and not the CPU limit, get room for it
+DISK = dataclasses.replace(FAST, cpu_s=5, cpu_hard_s=6, wall_s=15.0)
 SAME_UID = "at tier C the submission runs as the grader's own user"
 NO_FS = "tier C has no private filesystem"
 NO_QUOTA = "tiers B and C have no total disk quota (only the 64 MiB per-file limit)"
@@ -323,10 +327,13 @@ ATTACKS: list[Attack] = [
     Attack("setsid_daemon", "processes", "a setsid daemon and a plain child left running", DAEMON,
            verdict="correct"),
     Attack("file_5gb", "disk", "a 5 GB file", BIG_FILE, kinds=("import", "output_limit"), slow_tiers=HEAVY,
+           limits=DISK,
            lost={"C": NO_FS + ": the file is written in the machine's /tmp (64 MiB, the per-file limit) and left"}),
     Attack("many_60mib_files", "disk", "many 60 MiB files", MANY_FILES, kinds=("import", "disk_limit", "output_limit"),
+           limits=DISK,
            words="No space left", lost={"B": NO_QUOTA, "C": NO_QUOTA}, slow_tiers=HEAVY),
     Attack("shm_3gb", "disk", "3 GB in /dev/shm", SHM, kinds=("import",), words="No space left",
+           limits=DISK,
            lost={"B": NO_SHM, "C": NO_SHM + "; and the file is left behind"}),
     Attack("socket_loopback", "network", "a TCP connection to the grader's canary on 127.0.0.1", LOOPBACK,
            verdict="correct"),
