@@ -1,7 +1,7 @@
 """A per-run cgroup (v1 or v2) for tier A: pids and memory limits, CPU accounting, and killing all of it.
 
 ``Cgroup.make(limits)`` creates one group per controller under the parents that isolation.probe() found
-writable (None when pids or memory is missing); the child joins it before exec (``JOIN_CGROUP``, a
+writable (None when pids or memory is missing); the child joins it before exec (``Cgroup.joining``, a
 ``sh -c`` prefix), so everything the submission starts is counted, limited and killed together.
 """
 
@@ -58,6 +58,12 @@ class Cgroup:
             return int(stat["usage_usec"]) / 1e6
         except (OSError, ValueError, KeyError):
             return None
+
+    def joining(self, cmd: list[str]) -> list[str]:
+        """``cmd`` run by a shell that first writes its own pid into the group (exit 97 when it cannot), then
+        execs: everything ``cmd`` starts is in the group from its first instruction."""
+        files = self.procs_files()
+        return ["/bin/sh", "-c", JOIN_CGROUP, files[0], *files[1:], "--", *cmd]
 
     def procs_files(self) -> list[str]:
         return sorted({str(d / "cgroup.procs") for d in self.dirs.values()})

@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from gradlab.student import frames, isolation, procs
-from gradlab.student.cgroup import JOIN_CGROUP, Cgroup
+from gradlab.student.cgroup import Cgroup
 
 SHIM = Path(__file__).with_name("shim.py")
 TIER = "C"
@@ -190,8 +190,7 @@ def _command(tier: str, work: str, limits: Limits, wanted: dict, write_fd: int, 
     cmd += [sys.executable, "-I", f"{isolation.SHIMDIR}/shim.py", *args]
     if group is None:
         return cmd
-    files = group.procs_files()
-    return ["/bin/sh", "-c", JOIN_CGROUP, files[0], *files[1:], "--", *cmd]
+    return group.joining(cmd)
 
 
 def _for_uid(root: str, work: str, uid: int) -> Path:

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from gradlab.student import isolation
-from gradlab.student.cgroup import JOIN_CGROUP, Cgroup
+from gradlab.student.cgroup import Cgroup
 from gradlab.student.sandbox import DEFAULT_LIMITS
 
 pytestmark = pytest.mark.skipif(not {"pids", "memory"} <= set(isolation.probe().cgroup),
@@ -17,8 +17,7 @@ BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.
 
 
 def joined(group: Cgroup, code: str) -> subprocess.Popen:
-    files = group.procs_files()
-    return subprocess.Popen(["/bin/sh", "-c", JOIN_CGROUP, files[0], *files[1:], "--", sys.executable, "-c", code])
+    return subprocess.Popen(group.joining([sys.executable, "-c", code]))
 
 
 def test_the_group_holds_its_limits_and_is_removed():
