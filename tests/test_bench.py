@@ -157,6 +157,17 @@ def test_the_rnn_cache_holds_the_inputs_and_every_hidden_state():
     assert bench.peak_bytes("rnn", TINY) >= bench.cache_bytes("rnn", TINY)
 
 
+def test_the_peak_counts_the_memory_kept_between_calls():
+    """A size whose arrays the workspace keeps (>= 1 MiB): measured again, after a call left its memory,
+    the peak must not shrink to what that call did not hand back."""
+    sizes = Sizes(T=32, B=64, D=8, H=64, V=8)  # hs alone is 33 * 64 * 64 * 8 bytes = 1.03 MiB
+    first = bench.peak_bytes("rnn", sizes)
+    get("rnn").grads(*get("rnn").random_problem(sizes))  # leaves the workspace full
+    again = bench.peak_bytes("rnn", sizes)
+    assert first >= bench.cache_bytes("rnn", sizes)
+    assert abs(again - first) < 2**16, (first, again)  # a few KiB of Python objects vary; a kept MiB may not
+
+
 # --- bad arguments ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs, message", [

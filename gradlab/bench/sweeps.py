@@ -11,6 +11,7 @@ import numpy as np
 
 from gradlab.bench.flops import gemm_flops
 from gradlab.bench.timing import Progress, time_interleaved
+from gradlab.models import workspace
 from gradlab.models.registry import get
 from gradlab.models.sizes import Sizes
 
@@ -25,9 +26,11 @@ def cache_bytes(model: str, sizes: Sizes, dtype="float64") -> int:
 
 def peak_bytes(model: str, sizes: Sizes, dtype="float64") -> int:
     """tracemalloc's peak over one loss_and_grads, above what was allocated before it (NumPy traces its
-    data buffers): the cache plus the backward's temporaries and the gradients."""
+    data buffers): the cache plus the backward's temporaries and the gradients. The workspace is emptied
+    first, so that the memory a call keeps for the next one (workspace.py) is counted."""
     m = get(model)
     theta, xs, targets = m.random_problem(sizes, seed=0, dtype=dtype)
+    workspace.release()
     tracemalloc.start()
     try:
         base = tracemalloc.get_traced_memory()[0]

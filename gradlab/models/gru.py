@@ -46,6 +46,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gradlab.models import workspace
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
 from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
 from gradlab.models.rnn import linear, outer_sum, output_backward, reversed_blocks
@@ -116,7 +117,7 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, reset: str) -> tuple[
     # the steps use, not per step: halving is exact, so (h W^T)/2 == h (W^T/2) bit for bit
     half = dtype.type(0.5)
     a_x[..., :2 * H] *= half
-    hs, gates = np.empty((T + 1, B, H), dtype), np.empty((T, B, 3 * H), dtype)
+    hs, gates = workspace.empty((T + 1, B, H), dtype), workspace.empty((T, B, 3 * H), dtype)
     hs[0] = h0
     loop = _steps_after if reset == "after" else _steps_before
     q = loop(W_h, b_h, a_x, hs, gates, half)
@@ -131,10 +132,10 @@ def _steps_after(W_h, b_h, a_x, hs, gates, half) -> np.ndarray:
     made contiguous (with its r, z columns halved) because np.dot is fastest on it.
     """
     (T, B), H = hs.shape[:2], hs.shape[-1]
-    W_h_T = np.multiply(W_h.T, np.repeat([half, 1], [2 * H, H]), dtype=hs.dtype, order="C")  # (H, 3H)
-    q = np.empty((T, B, H), hs.dtype)
-    a_h = np.empty((B, 3 * H), hs.dtype)  # [a_hr/2 | a_hz/2 | h W_hn^T] of one step
-    a_h_rz, a_h_n, b_hn, scratch = a_h[:, :2 * H], a_h[:, 2 * H:], b_h[2 * H:], np.empty((B, H), hs.dtype)
+    W_h_T = np.multiply(W_h.T, np.repeat([half, 1], [2 * H, H]), out=workspace.empty((H, 3 * H), hs.dtype))
+    q = workspace.empty((T, B, H), hs.dtype)
+    a_h = workspace.empty((B, 3 * H), hs.dtype)  # [a_hr/2 | a_hz/2 | h W_hn^T] of one step
+    a_h_rz, a_h_n, b_hn, scratch = a_h[:, :2 * H], a_h[:, 2 * H:], b_h[2 * H:], workspace.empty((B, H), hs.dtype)
     r, z, n = split_gates(gates)
     steps = zip(hs[:-1], hs[1:], a_x[..., :2 * H], a_x[..., 2 * H:], gates[..., :2 * H], r, z, n, q)
     for h_prev, h, a_x_rz, a_x_n, rz_t, r_t, z_t, n_t, q_t in steps:
@@ -153,9 +154,11 @@ def _steps_after(W_h, b_h, a_x, hs, gates, half) -> np.ndarray:
 def _steps_before(W_h, b_h, a_x, hs, gates, half) -> None:
     """The forward's time loop under reset "before" (Cho et al.): fills hs[1:] and gates in place."""
     B, H = hs.shape[1:]
-    W_hrz_T = np.multiply(W_h[:2 * H].T, half, dtype=hs.dtype, order="C")  # (H, 2H), halved
-    W_hn_T = np.asarray(W_h[2 * H:].T, dtype=hs.dtype, order="C")  # (H, H)
-    a_rz, a_n, scratch = np.empty((B, 2 * H), hs.dtype), np.empty((B, H), hs.dtype), np.empty((B, H), hs.dtype)
+    W_hrz_T = np.multiply(W_h[:2 * H].T, half, out=workspace.empty((H, 2 * H), hs.dtype))  # halved, contiguous
+    W_hn_T = workspace.empty((H, H), hs.dtype)
+    np.copyto(W_hn_T, W_h[2 * H:].T)
+    a_rz, a_n = workspace.empty((B, 2 * H), hs.dtype), workspace.empty((B, H), hs.dtype)
+    scratch = workspace.empty((B, H), hs.dtype)
     r, z, n = split_gates(gates)
     steps = zip(hs[:-1], hs[1:], a_x[..., :2 * H], a_x[..., 2 * H:], gates[..., :2 * H], r, z, n)
     for h_prev, h, a_x_rz, a_x_n, rz_t, r_t, z_t, n_t in steps:
@@ -185,15 +188,15 @@ def recurrence_backward(params: dict, cache: GRUCache, e: np.ndarray):
     W_hrz, W_hn = W_h[:2 * H], W_h[2 * H:]
     if reset == "after":  # q from the forward; a cache made by the other convention has none
         q = cache.q if cache.q is not None else linear(hs[:-1], W_hn, params["b_h"][2 * H:])
-    da_x = np.empty((T, B, 3 * H), dtype=np.result_type(e, cache.gates, W_h))
-    da_h = np.empty_like(da_x) if reset == "after" else da_x
-    dh = np.zeros((B, H), da_x.dtype)  # dL/dh_t; it starts as dh_next = 0 after the last step
-    ds, scratch = np.empty((B, H), da_x.dtype), np.empty((B, H), da_x.dtype)
+    da_x = workspace.empty((T, B, 3 * H), np.result_type(e, cache.gates, W_h))
+    da_h = workspace.empty(da_x.shape, da_x.dtype) if reset == "after" else da_x
+    dh = np.zeros((B, H), da_x.dtype)  # dL/dh_t; it starts as dh_next = 0 after the last step (returned)
+    ds, scratch = workspace.empty((B, H), da_x.dtype), workspace.empty((B, H), da_x.dtype)
     r, z = split_gates(cache.gates)[:2]  # (T, B, H) views
     da_r, da_z, dq = split_gates(da_h)  # the r, z rows: the same on both sides (copied below)
     da_rz, da_n = da_x[..., :2 * H], da_x[..., 2 * H:]
     blocks = reversed_blocks(T, da_x[0].nbytes)
-    factors = np.empty((3, blocks[0][1] - blocks[0][0], B, H), da_x.dtype)
+    factors = workspace.empty((3, blocks[0][1] - blocks[0][0], B, H), da_x.dtype)
     for t0, t1 in blocks:
         local = local_derivatives(cache.gates[t0:t1], hs[t0:t1], q[t0:t1] if reset == "after" else hs[t0:t1],
                                   factors[:, :t1 - t0])  # dn_dh, dz_dh, dr_d for t0 <= t < t1
@@ -268,9 +271,10 @@ def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.nda
     """Loss (0-d) and grads (dict with every parameter and h0) in one call."""
     check_reset(reset)
     _check(params, xs, targets, h0)
-    logits, cache = _forward(params, xs, h0, reset)
-    loss, dlogits = cross_entropy_unchecked(logits, targets, reduction)
-    return loss, backward(params, cache, dlogits)
+    with workspace.reusing():  # the cache and the temporaries never leave this call
+        logits, cache = _forward(params, xs, h0, reset)
+        loss, dlogits = cross_entropy_unchecked(logits, targets, reduction)
+        return loss, backward(params, cache, dlogits)
 
 
 def forward_mode_bias(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray, *,

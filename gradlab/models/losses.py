@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradlab.models import workspace
 from gradlab.models._checks import check_logits_targets
 
 REDUCTIONS = ("sum", "mean")
@@ -55,11 +56,12 @@ def cross_entropy_unchecked(logits: np.ndarray, targets: np.ndarray, reduction: 
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
     V = logits.shape[-1]
-    shifted = logits - logits.real.max(axis=-1, keepdims=True)  # (T, B, V), its largest real part 0
-    p = np.exp(shifted)  # one exp serves the loss and the gradient
-    total = p.sum(axis=-1)  # (T, B)
+    shifted = workspace.empty(logits.shape, logits.dtype)  # a temporary of loss_and_grads, or fresh
+    np.subtract(logits, logits.real.max(axis=-1, keepdims=True), out=shifted)  # (T, B, V), largest real part 0
     rows, cols = np.arange(targets.size), targets.reshape(-1)
-    picked = shifted.reshape(-1, V)[rows, cols]  # o_t[y_t] - max, (T*B,)
+    picked = shifted.reshape(-1, V)[rows, cols]  # o_t[y_t] - max, (T*B,): a copy, taken before the exp
+    p = np.exp(shifted, out=shifted)  # one exp serves the loss and the gradient
+    total = p.sum(axis=-1)  # (T, B)
     loss = (np.log(total).reshape(-1) - picked).sum()  # -sum log p_t[y_t]
     dlogits = np.divide(p, total[..., None], out=p)  # p_t, in place
     dlogits.reshape(-1, V)[rows, cols] -= 1  # p_t - onehot(y_t), without building the one-hot

@@ -44,6 +44,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from gradlab.models import workspace
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
 from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
 from gradlab.models.rnn import linear, outer_sum, output_backward, reversed_blocks
@@ -171,12 +172,12 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tu
     k = gate_constants(H, dtype)
     # activate(a) = tanh(a * half) * half + shift; a * half is taken in the weights and the input projection,
     # once: halving is exact, so (h W^T) * half == h (W^T * half) bit for bit, and a step saves a call
-    W_h_T_half = np.multiply(params["W_h"].T, k.half, dtype=dtype, order="C")  # (H, 4H), contiguous: np.dot's fast path
+    W_h_T_half = np.multiply(params["W_h"].T, k.half, out=workspace.empty((H, 4 * H), dtype))  # contiguous: np.dot's fast path
     a_x = linear(xs, params["W_x"], params["b"])  # (T, B, 4H): x_t W_x^T + b for every t at once
     a_x *= k.half
-    hs, cs = np.empty((T + 1, B, H), dtype), np.empty((T + 1, B, H), dtype)
-    gates, tanh_cs = np.empty((T, B, 4 * H), dtype), np.empty((T, B, H), dtype)
-    ig = np.empty((B, H), dtype)  # scratch for i * g
+    hs, cs = workspace.empty((T + 1, B, H), dtype), workspace.empty((T + 1, B, H), dtype)
+    gates, tanh_cs = workspace.empty((T, B, 4 * H), dtype), workspace.empty((T, B, H), dtype)
+    ig = workspace.empty((B, H), dtype)  # scratch for i * g
     hs[0], cs[0] = h0, c0
     steps = zip(hs[:-1], hs[1:], cs[:-1], cs[1:], gates, a_x, tanh_cs, *split_gates(gates))
     for h_prev, h, c_prev, c, a, a_x_t, tanh_c, i, f, g, o in steps:
@@ -215,13 +216,13 @@ def recurrence_backward(W_h: np.ndarray, cache: LSTMCache, e: np.ndarray, step: 
     if step is not cell_backward:
         return _recurrence_backward_with(step, W_h, cache, e)
     T, B, H = e.shape
-    da = np.empty((T, B, 4 * H), dtype=np.result_type(e, cache.gates, W_h))
+    da = workspace.empty((T, B, 4 * H), np.result_type(e, cache.gates, W_h))
     f = split_gates(cache.gates)[1]
-    dh, dc = np.zeros((B, H), da.dtype), np.zeros((B, H), da.dtype)  # dh_next and dc_next after step T
-    scratch, dc_3, da4 = np.empty((B, H), da.dtype), dc[:, None], da.reshape(T, B, 4, H)  # dc_3: dc per gate row
+    dh, dc = np.zeros((B, H), da.dtype), np.zeros((B, H), da.dtype)  # dh_next and dc_next after step T (returned)
+    scratch, dc_3, da4 = workspace.empty((B, H), da.dtype), dc[:, None], da.reshape(T, B, 4, H)  # dc_3: dc per gate row
     blocks = reversed_blocks(T, da[0].nbytes)
     steps = blocks[0][1] - blocks[0][0]
-    local_block, dc_dh_block = np.empty((steps, B, 4 * H), da.dtype), np.empty((steps, B, H), da.dtype)
+    local_block, dc_dh_block = workspace.empty((steps, B, 4 * H), da.dtype), workspace.empty((steps, B, H), da.dtype)
     for t0, t1 in blocks:
         local, dc_dh = local_derivatives(cache.gates[t0:t1], cache.cs[t0:t1], cache.tanh_cs[t0:t1],
                                          local_block[:t1 - t0], dc_dh_block[:t1 - t0])
@@ -293,9 +294,10 @@ def backward(params: dict, cache: LSTMCache, dlogits: np.ndarray, step: Step = c
 def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, state, reduction: str = "sum"):
     """Loss (0-d) and grads (dict with every parameter, h0 and c0) in one call."""
     _, h0, c0 = _check(params, xs, targets, state)
-    logits, cache = _forward(params, xs, h0, c0)
-    loss, dlogits = cross_entropy_unchecked(logits, targets, reduction)
-    return loss, backward(params, cache, dlogits)
+    with workspace.reusing():  # the cache and the temporaries never leave this call
+        logits, cache = _forward(params, xs, h0, c0)
+        loss, dlogits = cross_entropy_unchecked(logits, targets, reduction)
+        return loss, backward(params, cache, dlogits)
 
 
 def forward_mode_bias(params: dict, xs: np.ndarray, targets: np.ndarray, state) -> dict[str, np.ndarray]:

@@ -28,10 +28,12 @@ does not depend on the recurrence (tanh' = 1 - h^2 for all t) is computed once, 
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
+from gradlab.models import workspace
 from gradlab.models._checks import check_sequence, check_state, infer_sizes, require_array
 from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
 from gradlab.models.sizes import Sizes, check_dtype, uniform
@@ -52,10 +54,13 @@ def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> np.ndar
     """x W^T (+ b) over every leading axis as ONE GEMM: (..., in) x (out, in) -> (..., out).
 
     (A 3-D ``x @ W.T`` would run one GEMM per leading index: T small products instead of one.)
+    The result is a temporary of the call: workspace memory inside ``workspace.reusing()``.
     """
-    y = x.reshape(-1, x.shape[-1]) @ W.T
+    dtype = np.result_type(x, W) if b is None else np.result_type(x, W, b)
+    y = workspace.empty((math.prod(x.shape[:-1]), W.shape[0]), dtype)
+    np.matmul(x.reshape(-1, x.shape[-1]), W.T, out=y)
     if b is not None:
-        y = np.add(y, b, out=y) if np.result_type(y, b) == y.dtype else y + b  # in place when no upcast
+        y += b
     return y.reshape(*x.shape[:-1], W.shape[0])
 
 
@@ -99,9 +104,10 @@ def forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, R
 def _forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, RNNCache]:
     """forward, on arguments already checked."""
     dtype = np.result_type(xs, h0, *params.values())
-    W_hh_T = np.ascontiguousarray(params["W_hh"].T)
+    W_hh_T = workspace.empty(params["W_hh"].shape[::-1], params["W_hh"].dtype)
+    np.copyto(W_hh_T, params["W_hh"].T)  # contiguous: np.dot's fast path
     a = linear(xs, params["W_xh"], params["b_h"])  # (T, B, H): x_t W_xh^T + b_h for every t at once
-    hs = np.empty((xs.shape[0] + 1, *h0.shape), dtype=dtype)
+    hs = workspace.empty((xs.shape[0] + 1, *h0.shape), dtype)
     hs[0] = h0
     for h_prev, z, a_t in zip(hs[:-1], hs[1:], a):  # z: where h_t goes
         np.dot(h_prev, W_hh_T, out=z)  # h_{t-1} W_hh^T
@@ -123,10 +129,10 @@ def output_backward(params: dict, cache: RNNCache, dlogits: np.ndarray) -> tuple
 
 def recurrence_backward(W_hh: np.ndarray, hs: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """BPTT through h_t = tanh(z_t): dz (T, B, H) for every step, and dL/dh0 (B, H)."""
-    dz = np.empty_like(e, dtype=np.result_type(e, hs, W_hh))
-    tanh_slope = np.square(hs[1:], out=np.empty_like(dz))
+    dz = workspace.empty(e.shape, np.result_type(e, hs, W_hh))
+    tanh_slope = np.square(hs[1:], out=workspace.empty(dz.shape, dz.dtype))
     np.subtract(1, tanh_slope, out=tanh_slope)  # tanh'(z_t) = 1 - h_t^2, for every t at once
-    dh = np.zeros_like(dz[0])  # dL/dh_t; it starts as dh_next = 0 after the last step
+    dh = np.zeros(dz.shape[1:], dz.dtype)  # dL/dh_t; it starts as dh_next = 0 after the last step (returned)
     for e_t, slope_t, dz_t in zip(e[::-1], tanh_slope[::-1], dz[::-1]):  # t = T-1, ..., 0
         dh += e_t  # the direct term plus everything that flowed back from h_{t+1}
         np.multiply(dh, slope_t, dz_t)  # dz_t = dh_t * (1 - h_t^2)
@@ -155,9 +161,10 @@ def backward(params: dict, cache: RNNCache, dlogits: np.ndarray) -> dict[str, np
 def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray, reduction: str = "sum"):
     """Loss (0-d) and grads (dict with every parameter and h0) in one call."""
     _check(params, xs, targets, h0)
-    logits, cache = _forward(params, xs, h0)
-    loss, dlogits = cross_entropy_unchecked(logits, targets, reduction)
-    return loss, backward(params, cache, dlogits)
+    with workspace.reusing():  # the cache and the temporaries never leave this call
+        logits, cache = _forward(params, xs, h0)
+        loss, dlogits = cross_entropy_unchecked(logits, targets, reduction)
+        return loss, backward(params, cache, dlogits)
 
 
 def _explicit_dh(params, xs, targets, h0) -> tuple[RNNCache, np.ndarray]:

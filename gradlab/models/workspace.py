@@ -1,0 +1,93 @@
+"""Memory kept between calls for the arrays that never leave a call (the cache, the logits, the
+backward's temporaries), so that ``loss_and_grads`` does not ask the OS for it again every time.
+
+Why: a large NumPy array is mapped fresh by malloc (mmap) and unmapped when freed, and the kernel
+zeroes every page of it again on first touch. At the large benchmark size a call's temporaries are
+~0.5 GB: in float64 that cost ~0.24 s of system time and ~5000 page faults per LSTM call (10% of its
+step). benchmarks/README.md has the measurements.
+
+How: inside ``reusing()`` (which ``loss_and_grads`` enters), ``empty(shape, dtype)`` of at least
+MIN_BYTES hands out the memory of the previous call's request at the same position in the call order,
+as an array of the new shape and dtype, and allocates only when that memory is too small. Outside
+``reusing()``, and below MIN_BYTES, it is ``np.empty``: ``forward`` and ``backward`` called on their
+own return fresh arrays.
+
+The contract that keeps this safe: nothing a function returns to the caller of ``loss_and_grads`` is
+(a view of) workspace memory; the returned gradients are fresh arrays, and tests/models/test_workspace.py
+checks that a second call leaves the first call's results unchanged. The memory is per thread, and the
+last call's is kept until ``release()``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+MIN_BYTES = 1 << 20
+"""Smaller requests get np.empty: glibc serves them from its heap, reusing memory the call has just
+freed, without page faults, and that keeps a small model's working set in L2. Kept instead, they made
+the teaching size 5-20% slower (the kept buffers and the fresh gradients no longer fit L2 together)."""
+
+
+class _Pool(threading.local):
+    """One thread's buffers: raw bytes, one per request position of the last call."""
+
+    def __init__(self):
+        self.buffers: list[np.ndarray] = []  # uint8, 1-D
+        self.depth = 0  # nesting of reusing(); requests are served from the pool while > 0
+        self.position = 0  # the next request's position in the call order
+
+
+_pool = _Pool()
+
+
+class reusing:  # lower case: used like a function, ``with reusing():``
+    """Serve ``empty`` from the memory of the previous call while inside (re-entrant, per thread).
+
+    A class rather than @contextmanager: entering and leaving cost a microsecond less, which the
+    teaching size (~0.5 ms a call) notices.
+    """
+
+    def __enter__(self) -> None:
+        pool = _pool
+        if pool.depth == 0:
+            pool.position = 0
+        pool.depth += 1
+
+    def __exit__(self, *exc) -> None:
+        pool = _pool
+        pool.depth -= 1
+        if pool.depth == 0:
+            del pool.buffers[pool.position:]  # what this call did not ask for is not kept
+
+
+def empty(shape, dtype) -> np.ndarray:
+    """An uninitialised array like ``np.empty(shape, dtype)``; inside ``reusing()``, on kept memory."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    pool = _pool
+    if nbytes < MIN_BYTES or pool.depth == 0:
+        return np.empty(shape, dtype)
+    i = pool.position
+    pool.position += 1
+    if i == len(pool.buffers):
+        pool.buffers.append(np.empty(nbytes, np.uint8))
+    elif pool.buffers[i].size < nbytes:
+        pool.buffers[i] = np.empty(nbytes, np.uint8)
+    # malloc's alignment (16 bytes) suits every dtype the models run in, complex128 included
+    return pool.buffers[i][:nbytes].view(dtype).reshape(shape)
+
+
+def kept_bytes() -> int:
+    """Bytes this thread keeps between calls."""
+    return sum(b.nbytes for b in _pool.buffers)
+
+
+def release() -> None:
+    """Free this thread's kept memory (the next call allocates afresh)."""
+    if _pool.depth:
+        raise RuntimeError("workspace.release: called inside reusing(), where the memory is in use")
+    _pool.buffers.clear()

@@ -1,0 +1,160 @@
+"""gradlab/models/workspace.py: memory kept between calls, and the contract that nothing returned is in it."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from gradlab.models import workspace
+from gradlab.models.losses import softmax_cross_entropy
+from gradlab.models.registry import MODELS
+from gradlab.models.sizes import Sizes
+
+BIG = (workspace.MIN_BYTES // 8,)  # float64 elements that fill exactly MIN_BYTES: kept inside reusing()
+
+
+@pytest.fixture(autouse=True)
+def empty_pool():
+    workspace.release()
+    yield
+    workspace.release()
+
+
+def test_outside_reusing_every_request_is_fresh():
+    a, b = workspace.empty(BIG, np.float64), workspace.empty(BIG, np.float64)
+    assert not np.shares_memory(a, b)
+    assert workspace.kept_bytes() == 0
+
+
+def test_the_next_call_gets_the_same_memory_at_the_same_position():
+    with workspace.reusing():
+        first = [workspace.empty(BIG, np.float64), workspace.empty((2, *BIG), np.float32)]
+    with workspace.reusing():
+        again = [workspace.empty(BIG, np.float64), workspace.empty((2, *BIG), np.float32)]
+    assert [a.ctypes.data for a in first] == [a.ctypes.data for a in again]
+    assert not np.shares_memory(*again)  # two positions, two buffers
+
+
+def test_a_request_takes_the_shape_and_dtype_asked_for():
+    with workspace.reusing():
+        workspace.empty((4, *BIG), np.float64)
+    with workspace.reusing():
+        a = workspace.empty((3, BIG[0] * 2), np.complex128)  # smaller in bytes: the same memory, reshaped
+    assert a.shape == (3, BIG[0] * 2) and a.dtype == np.complex128 and a.flags.c_contiguous
+    a[...] = 1 + 2j  # writable, and the right size: no error, every element readable
+    assert np.all(a == 1 + 2j)
+
+
+def test_a_larger_request_gets_new_memory():
+    with workspace.reusing():
+        small = workspace.empty(BIG, np.float64)
+    with workspace.reusing():
+        large = workspace.empty((2, *BIG), np.float64)
+    assert not np.shares_memory(small, large)
+    assert workspace.kept_bytes() == large.nbytes
+
+
+def test_small_requests_are_never_kept():
+    with workspace.reusing():
+        a = workspace.empty(BIG[0] // 2, np.float64)
+    with workspace.reusing():
+        b = workspace.empty(BIG[0] // 2, np.float64)
+    assert workspace.kept_bytes() == 0
+    assert a.base is None and b.base is None  # plain np.empty
+
+
+def test_reusing_nests_without_restarting_the_order():
+    with workspace.reusing():
+        outer = workspace.empty(BIG, np.float64)
+        with workspace.reusing():
+            inner = workspace.empty(BIG, np.float64)
+        assert not np.shares_memory(outer, inner)
+
+
+def test_what_a_call_no_longer_asks_for_is_let_go():
+    with workspace.reusing():
+        workspace.empty(BIG, np.float64)
+        workspace.empty(BIG, np.float64)
+    assert workspace.kept_bytes() == 2 * workspace.MIN_BYTES
+    with workspace.reusing():
+        workspace.empty(BIG, np.float64)
+    assert workspace.kept_bytes() == workspace.MIN_BYTES
+
+
+def test_release_frees_and_refuses_inside_a_call():
+    with workspace.reusing():
+        workspace.empty(BIG, np.float64)
+        with pytest.raises(RuntimeError, match="inside reusing"):
+            workspace.release()
+    workspace.release()
+    assert workspace.kept_bytes() == 0
+
+
+def test_threads_do_not_share_memory():
+    with workspace.reusing():
+        mine = workspace.empty(BIG, np.float64)
+    theirs = []
+
+    def other():
+        with workspace.reusing():
+            theirs.append(workspace.empty(BIG, np.float64))
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert not np.shares_memory(mine, theirs[0])
+    with workspace.reusing():
+        assert workspace.empty(BIG, np.float64).ctypes.data == mine.ctypes.data  # ours is still ours
+
+
+# --- the contract: what loss_and_grads returns survives the next call ------------------------------------
+
+
+def results_survive_the_next_call(call, first_args, second_args):
+    """Call twice; the first call's (loss, grads) must be unchanged by the second (no workspace aliasing)."""
+    loss, grads = call(*first_args)
+    kept = float(loss), {k: v.copy() for k, v in grads.items()}
+    call(*second_args)
+    changed = [k for k, v in grads.items() if not np.array_equal(v, kept[1][k])]
+    assert float(loss) == kept[0] and changed == [], f"the second call overwrote {changed}"
+
+
+def _problem(model, seed):
+    sizes = Sizes(T=6, B=4, D=3, H=5, V=7)
+    theta, xs, targets = model.random_problem(sizes, seed=seed)
+    return theta, xs, targets
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_loss_and_grads_returns_nothing_it_reuses(name, monkeypatch):
+    monkeypatch.setattr(workspace, "MIN_BYTES", 0)  # keep every request, however small
+    model = MODELS[name]
+    results_survive_the_next_call(model.grads, _problem(model, 0), _problem(model, 1))
+    assert workspace.kept_bytes() > 0  # the memory was kept: the check above had something to catch
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_kept_memory_gives_the_same_numbers(name, monkeypatch):
+    """loss_and_grads (kept memory, dirty from another problem) == forward + backward on fresh arrays."""
+    monkeypatch.setattr(workspace, "MIN_BYTES", 0)
+    model = MODELS[name]
+    model.grads(*_problem(model, 1))  # leave other numbers in the kept memory
+    theta, xs, targets = _problem(model, 0)
+    _, grads = model.grads(theta, xs, targets)
+    logits, cache = model.forward(model.params(theta), xs, model.state(theta))
+    fresh = model.backward(model.params(theta), cache, softmax_cross_entropy(logits, targets)[1])
+    assert all(np.array_equal(grads[k], fresh[k]) for k in fresh)
+
+
+def test_the_aliasing_check_catches_a_returned_buffer(monkeypatch):
+    """Twin: a loss_and_grads that returns workspace memory (the mistake the contract forbids) is caught."""
+    monkeypatch.setattr(workspace, "MIN_BYTES", 0)
+
+    def leaky(value):
+        with workspace.reusing():
+            g = workspace.empty((3,), np.float64)
+            g[...] = value
+            return 0.0, {"W": g}
+
+    with pytest.raises(AssertionError, match="overwrote"):
+        results_survive_the_next_call(leaky, (1.0,), (2.0,))
