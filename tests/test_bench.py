@@ -38,6 +38,24 @@ def test_the_gemm_flop_count_equals_a_hand_count_of_every_product(model, G, tota
     assert [g.count for g in bench.gemms(model, TINY)] == [1, T, 1, 1, 1, T, 1, 1]
 
 
+@pytest.mark.parametrize("model", ["rnn", "lstm"])
+def test_the_limit_step_runs_every_product_its_count_of_times(model, monkeypatch):
+    """gemm_step, whose median is the GEMM-bound limit: exactly gemms()'s FLOPs, in the dtype asked for."""
+    done = []
+    real_dot = np.dot
+
+    def counting_dot(A, B, out):
+        done.append((A.shape[0], A.shape[1], B.shape[1], out.dtype))
+        return real_dot(A, B, out=out)
+
+    step = bench.gemm_step(model, TINY, "float32")
+    monkeypatch.setattr(np, "dot", counting_dot)
+    step()
+    assert sum(2 * m * k * n for m, k, n, _ in done) == bench.gemm_flops(model, TINY)
+    assert len(done) == sum(g.count for g in bench.gemms(model, TINY))
+    assert {dtype for *_, dtype in done} == {np.dtype("float32")}
+
+
 # --- the agreement check ---------------------------------------------------------------------------
 
 def _reference(model, dtype="float64"):

@@ -17,9 +17,10 @@ Method (STYLE.md: warm up, block until ready, check results once outside the tim
   once, in an order rotated per repeat, so drift on a shared machine does not favour one of them.
   Rows report the median and the quartiles over the repeats, after warm-up; gc is off while timing.
 - GFLOP/s counts the GEMMs only (``gemms``: the forward and backward products of each model).
-- The GEMM-bound limit: every one of those GEMMs timed alone with NumPy (np.dot) at its own shape, layout,
-  dtype and thread count; limit = sum of those times, and limit_fraction = limit / median. A square
-  matmul peak is measured beside it. ratio = median / the fastest peer's median (JAX, torch fused, torch cell).
+- The GEMM-bound limit: all of those GEMMs run alone with NumPy (np.dot) at their own shapes, layouts,
+  dtype and thread count (``gemm_step``), timed as one more step interleaved with the implementations
+  (a limit timed apart from them moved with the machine's drift: 69% one run, 95% the next, for the same
+  code); limit_fraction = limit / median. Each shape's rate and a square matmul peak are reported beside it. ratio = median / the fastest peer's median (JAX, torch fused, torch cell).
 - Threads: every library is held to the same count (threadpoolctl for OpenBLAS, torch.set_num_threads,
   XLA_FLAGS where JAX is not yet imported). OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE change which OpenBLAS
   kernel runs: ``run_full`` measures in child processes with both unset, and again as set (if set).
@@ -40,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gradlab.bench.flops import GATES, Gemm, gemm_flops, gemms, square_peak, time_gemm
+from gradlab.bench.flops import GATES, Gemm, gemm_flops, gemm_step, gemms, square_peak, time_gemm
 from gradlab.bench.peers import (
     BUILDERS,
     IMPLS,
@@ -71,7 +72,7 @@ from gradlab.models.registry import get
 from gradlab.models.sizes import Sizes
 
 __all__ = ["BENCH_MODELS", "DTYPES", "IMPLS", "PEERS", "SIZES", "Agreement", "BenchResult", "Gemm", "Impl", "Row",
-           "Target", "cache_bytes", "check_agreement", "gemm_flops", "gemms", "jax_impl", "memory_table", "numpy_impl",
+           "Target", "cache_bytes", "check_agreement", "gemm_flops", "gemm_step", "gemms", "jax_impl", "memory_table", "numpy_impl",
            "peak_bytes", "plot", "render_markdown", "rich_tables", "run", "run_full", "scaling_exponents",
            "scaling_sweep", "skip_reason", "square_peak", "summary_markdown", "targets", "time_gemm", "time_interleaved",
            "torch_cell_impl", "torch_fused_impl", "write"]
@@ -84,6 +85,7 @@ DTYPES = ("float64", "float32")
 REPEATS = {"teaching": 30, "medium": 10, "large": 5}  # per row in the full run; other sizes 5
 QUICK_REPEATS = {"teaching": 10, "medium": 4}
 RESULTS_DIR = Path("benchmarks") / "results"
+GEMM_LIMIT = "gemms alone"  # the step, timed beside the implementations, whose median is the GEMM-bound limit
 
 
 def run(quick: bool = False, models=None, sizes=None, dtypes=None, impls=None, repeats: int | None = None,
@@ -160,22 +162,20 @@ def _bench_group(result: BenchResult, models, impls, size: str, s: Sizes, dtype:
                 result.notes.append(f"{impl} DISAGREES with gradlab for {model} {size} {dtype}: "
                                     + "; ".join(agreement.failures[:3]))
     say(f"{size} {dtype}: GEMM rates at the BPTT shapes")
-    limits, cache = {}, {}
-    for model in models:
-        total = 0.0
-        for g in gemms(model, s):
-            key = (g.m, g.k, g.n, g.ta, g.tb)
-            if key not in cache:
-                cache[key] = time_gemm(g, dtype)
-                result.gemm_rates.append({"size": size, "dtype": dtype, "gemm": g.name, "m": g.m, "k": g.k,
-                                          "n": g.n, "ta": g.ta, "tb": g.tb, "seconds": cache[key],
-                                          "gflop_s": 2 * g.m * g.k * g.n / cache[key] / 1e9})
-            total += g.count * cache[key]
-        limits[model] = total
+    timed = set()
+    for g in (g for model in models for g in gemms(model, s)):
+        if (g.m, g.k, g.n, g.ta, g.tb) not in timed:
+            timed.add((g.m, g.k, g.n, g.ta, g.tb))
+            seconds = time_gemm(g, dtype)
+            result.gemm_rates.append({"size": size, "dtype": dtype, "gemm": g.name, "m": g.m, "k": g.k, "n": g.n,
+                                      "ta": g.ta, "tb": g.tb, "seconds": seconds,
+                                      "gflop_s": 2 * g.m * g.k * g.n / seconds / 1e9})
     result.gemm_rates.append({"size": size, "dtype": dtype, "gemm": f"square {peak[0]}", "m": peak[0],
                               "k": peak[0], "n": peak[0], "gflop_s": peak[1]})
-    times = time_interleaved({k: v.step for k, v in ready.items()}, repeats, warmup,
-                             lambda msg: say(f"{size} {dtype}: {msg}"))
+    steps = {k: v.step for k, v in ready.items()}
+    steps.update({(model, GEMM_LIMIT): gemm_step(model, s, dtype) for model in models})
+    times = time_interleaved(steps, repeats, warmup, lambda msg: say(f"{size} {dtype}: {msg}"))
+    limits = {model: float(np.median(times.pop((model, GEMM_LIMIT)))) for model in models}
     medians = {k: float(np.median(v)) for k, v in times.items()}
     by_key = {(a.model, a.impl): a for a in result.agreement if a.size == size and a.dtype == dtype}
     for (model, impl), ts in times.items():

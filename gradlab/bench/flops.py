@@ -3,8 +3,9 @@
 ``gemms(model, sizes)`` lists every GEMM of one forward + backward as gradlab runs it; their FLOPs
 give the GFLOP/s of every implementation. ``time_gemm`` times one such product with NumPy (np.dot, the
 entry gradlab's time loops use: for one-row products it skips ~1 us of np.matmul's dispatch) at
-its own shape, layout and dtype (in the caller's BLAS thread setting), so the sum over a model's list
-is the time its GEMMs alone take here: the limit no implementation built on these GEMMs can beat.
+its own shape, layout and dtype (in the caller's BLAS thread setting). ``gemm_step`` runs a model's whole
+list in one call: the time its GEMMs alone take here, the limit no implementation built on these GEMMs
+can beat.
 """
 
 from __future__ import annotations
@@ -94,6 +95,21 @@ def time_gemm(g: Gemm, dtype, sample_s: float = 0.01, repeats: int = 5) -> float
             np.dot(A, B, out=C)
         samples.append((time.perf_counter() - t0) / n)
     return float(np.median(samples))
+
+
+def gemm_step(model: str, sizes: Sizes, dtype):
+    """A callable that runs every product of ``gemms(model, sizes)``, each its ``count`` times, by np.dot
+    into preallocated outputs: the model's GEMMs alone. The benchmark times it interleaved with the
+    implementations, so that the limit and the rows it divides are measured under the same machine drift."""
+    rng = np.random.default_rng(0)
+    products = [(*_operands(g, dtype, rng), range(g.count)) for g in gemms(model, sizes)]
+
+    def step() -> None:
+        for A, B, C, times in products:
+            for _ in times:
+                np.dot(A, B, out=C)
+
+    return step
 
 
 def square_peak(dtype, n: int) -> float:

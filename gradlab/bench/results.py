@@ -33,7 +33,7 @@ class Row:
     max_ms: float
     gemm_gflop: float  # the GEMM FLOP count of one forward + backward, / 1e9
     gflop_s: float  # gemm_gflop / median
-    limit_ms: float  # the GEMM-bound limit: each GEMM timed alone at the measured NumPy rate
+    limit_ms: float  # the GEMM-bound limit: the model's GEMMs alone (gemm_step), timed interleaved
     limit_fraction: float  # limit_ms / median_ms
     peak_fraction: float  # gflop_s / the square matmul peak
     ratio: float | None  # median / the fastest peer's median
@@ -170,8 +170,8 @@ def render_markdown(result: BenchResult) -> str:
         lines += ["", f"{met} of {len(ts)} target checks met."]
     lines += ["", "## Results", "",
               ("ms: median (IQR) over the repeats. GFLOP/s: GEMM FLOPs only (`gradlab.bench.gemms`). "
-               "% limit: the model's GEMMs timed alone with NumPy (np.dot) at their own shapes (same dtype and "
-               "threads), divided by the median. ratio: median / the fastest peer's median "
+               "% limit: the model's GEMMs run alone with NumPy (np.dot) at their own shapes (same dtype and "
+               "threads, timed interleaved with the implementations), divided by the median. ratio: median / the fastest peer's median "
                "(JAX jit, torch fused, torch cell loop). agrees: max relative error against gradlab float64, "
                "within the dtype's tolerance.")]
     for size in dict.fromkeys(r.size for r in result.rows):
@@ -186,7 +186,7 @@ def render_markdown(result: BenchResult) -> str:
                          f"{r.gflop_s:.1f} | {r.limit_fraction:.0%} | {_fmt(r.ratio, '.2f')} | {agree} | "
                          f"{_fmt(r.compile_s, '.2f')} |")
     if result.gemm_rates:
-        lines += ["", "## GEMM rates (NumPy np.dot, the limit's inputs)", "",
+        lines += ["", "## GEMM rates (NumPy np.dot, each shape alone)", "",
                   "| size | dtype | GEMM | m x k x n | GFLOP/s |", "|---|---|---|---|---:|"]
         lines += [f"| {g['size']} | {g['dtype']} | {g['gemm']} | {g['m']} x {g['k']} x {g['n']} | {g['gflop_s']:.1f} |"
                   for g in result.gemm_rates]

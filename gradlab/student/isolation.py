@@ -275,8 +275,7 @@ class UidLease:
                 except BlockingIOError:
                     os.close(fd)
                     continue
-                procs.kill_uid(uid)
-                remove_files_of(uid)
+                clean_uid(uid)  # a grader may have died holding it
                 return cls(uid, fd)
             if time.monotonic() > deadline:
                 raise IsolationError(f"all {len(uids)} sandbox uids ({uids.start}-{uids.stop - 1}) were held by other "
@@ -300,6 +299,14 @@ def _lock_dir() -> str:
         raise IsolationError(f"{UID_LOCK_DIR}: expected a directory owned by uid {os.getuid()} that only it may write "
                              f"(it holds tier B's uid locks); got mode {stat.filemode(st.st_mode)}, owner {st.st_uid}")
     return UID_LOCK_DIR
+
+
+def clean_uid(uid: int) -> list[int]:
+    """Tier B, when a run ends or its uid is leased: kill every process of ``uid``, then remove the files it
+    left in the scratch directories. Returns the processes that could not be killed (should be none)."""
+    leftover = procs.kill_uid(uid)
+    remove_files_of(uid)
+    return leftover
 
 
 def remove_files_of(uid: int, roots: tuple[str, ...] = SCRATCH_DIRS) -> list[str]:

@@ -299,10 +299,9 @@ def _run_in(root, source, request, expected, limits, subreaper, tier="C", group=
         procs.reaped(proc.pid)
         if group is not None:
             group.kill_all()
-        leftover = procs.kill_uid(uid) if uid is not None else []  # tier B: the uid is this run's alone
-        leftover += tree.kill_all()
-        if uid is not None:
-            isolation.remove_files_of(uid)
+        leftover = tree.kill_all()
+        if uid is not None:  # tier B: the uid is this run's alone
+            leftover += isolation.clean_uid(uid)
         wall = time.monotonic() - started
         deadline = time.monotonic() + 1.0
         while not eof and time.monotonic() < deadline:  # every writer is dead: drain to EOF
