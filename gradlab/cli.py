@@ -149,7 +149,7 @@ def check(
 
 
 @app.command(epilog="Examples:  gradlab bench --quick | gradlab bench --models lstm --sizes medium --dtypes float32 "
-                    "--quick | gradlab bench --threads 1,2   (the full run: ~20 min, writes benchmarks/results/)")
+                    "--quick | gradlab bench --threads 1,2   (the full run: ~30 min, writes benchmarks/results/)")
 def bench(
     quick: bool = typer.Option(False, "--quick", help="Teaching + medium size, float64, few repeats, in this "
                                                      "process, nothing written unless --out (< 2 min)."),
