@@ -20,7 +20,8 @@ Method (STYLE.md: warm up, block until ready, check results once outside the tim
 - The GEMM-bound limit: all of those GEMMs run alone with NumPy (np.dot) at their own shapes, layouts,
   dtype and thread count (``gemm_step``), timed as one more step interleaved with the implementations
   (a limit timed apart from them moved with the machine's drift: 69% one run, 95% the next, for the same
-  code); limit_fraction = limit / median. Each shape's rate and a square matmul peak are reported beside it. ratio = median / the fastest peer's median (JAX, torch fused, torch cell).
+  code); limit_fraction = limit / median. Each shape's rate and a square matmul peak are reported beside it.
+- ratio = median / the fastest peer's median (JAX, torch fused, torch cell).
 - Threads: every library is held to the same count (threadpoolctl for OpenBLAS, torch.set_num_threads,
   XLA_FLAGS where JAX is not yet imported). OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE change which OpenBLAS
   kernel runs: ``run_full`` measures in child processes with both unset, and again as set (if set).
@@ -72,8 +73,8 @@ from gradlab.models.registry import get
 from gradlab.models.sizes import Sizes
 
 __all__ = ["BENCH_MODELS", "DTYPES", "IMPLS", "PEERS", "SIZES", "Agreement", "BenchResult", "Gemm", "Impl", "Row",
-           "Target", "cache_bytes", "check_agreement", "gemm_flops", "gemm_step", "gemms", "jax_impl", "memory_table", "numpy_impl",
-           "peak_bytes", "plot", "render_markdown", "rich_tables", "run", "run_full", "scaling_exponents",
+           "Target", "cache_bytes", "check_agreement", "gemm_flops", "gemm_step", "gemms", "jax_impl", "memory_table",
+           "numpy_impl", "peak_bytes", "plot", "render_markdown", "rich_tables", "run", "run_full", "scaling_exponents",
            "scaling_sweep", "skip_reason", "square_peak", "summary_markdown", "targets", "time_gemm", "time_interleaved",
            "torch_cell_impl", "torch_fused_impl", "write"]
 

@@ -171,9 +171,9 @@ def render_markdown(result: BenchResult) -> str:
     lines += ["", "## Results", "",
               ("ms: median (IQR) over the repeats. GFLOP/s: GEMM FLOPs only (`gradlab.bench.gemms`). "
                "% limit: the model's GEMMs run alone with NumPy (np.dot) at their own shapes (same dtype and "
-               "threads, timed interleaved with the implementations), divided by the median. ratio: median / the fastest peer's median "
-               "(JAX jit, torch fused, torch cell loop). agrees: max relative error against gradlab float64, "
-               "within the dtype's tolerance.")]
+               "threads, timed interleaved with the implementations), divided by the median. "
+               "ratio: median / the fastest peer's median (JAX jit, torch fused, torch cell loop). "
+               "agrees: max relative error against gradlab float64, within the dtype's tolerance.")]
     for size in dict.fromkeys(r.size for r in result.rows):
         rows = [r for r in result.rows if r.size == size]
         lines += ["", f"### {_size_title(size, rows[0].sizes)}", "",

@@ -49,7 +49,7 @@ import numpy as np
 from gradlab.models import workspace
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
 from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
-from gradlab.models.rnn import linear, outer_sum, output_backward, reversed_blocks
+from gradlab.models.rnn import linear, outer_sum, output_backward, reversed_blocks, transposed
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
 PARAM_SHAPES = {"W_x": ("3H", "D"), "W_h": ("3H", "H"), "b_x": ("3H",), "b_h": ("3H",), "W_hy": ("V", "H"),
@@ -132,7 +132,7 @@ def _steps_after(W_h, b_h, a_x, hs, gates, half) -> np.ndarray:
     made contiguous (with its r, z columns halved) because np.dot is fastest on it.
     """
     (T, B), H = hs.shape[:2], hs.shape[-1]
-    W_h_T = np.multiply(W_h.T, np.repeat([half, 1], [2 * H, H]), out=workspace.empty((H, 3 * H), hs.dtype))
+    W_h_T = transposed(W_h, hs.dtype, np.repeat([half, 1], [2 * H, H]))  # (H, 3H), the r, z columns halved
     q = workspace.empty((T, B, H), hs.dtype)
     a_h = workspace.empty((B, 3 * H), hs.dtype)  # [a_hr/2 | a_hz/2 | h W_hn^T] of one step
     a_h_rz, a_h_n, b_hn, scratch = a_h[:, :2 * H], a_h[:, 2 * H:], b_h[2 * H:], workspace.empty((B, H), hs.dtype)
@@ -154,9 +154,7 @@ def _steps_after(W_h, b_h, a_x, hs, gates, half) -> np.ndarray:
 def _steps_before(W_h, b_h, a_x, hs, gates, half) -> None:
     """The forward's time loop under reset "before" (Cho et al.): fills hs[1:] and gates in place."""
     B, H = hs.shape[1:]
-    W_hrz_T = np.multiply(W_h[:2 * H].T, half, out=workspace.empty((H, 2 * H), hs.dtype))  # halved, contiguous
-    W_hn_T = workspace.empty((H, H), hs.dtype)
-    np.copyto(W_hn_T, W_h[2 * H:].T)
+    W_hrz_T, W_hn_T = transposed(W_h[:2 * H], hs.dtype, half), transposed(W_h[2 * H:], hs.dtype)  # (H, 2H), (H, H)
     a_rz, a_n = workspace.empty((B, 2 * H), hs.dtype), workspace.empty((B, H), hs.dtype)
     scratch = workspace.empty((B, H), hs.dtype)
     r, z, n = split_gates(gates)

@@ -47,7 +47,7 @@ import numpy as np
 from gradlab.models import workspace
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
 from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
-from gradlab.models.rnn import linear, outer_sum, output_backward, reversed_blocks
+from gradlab.models.rnn import linear, outer_sum, output_backward, reversed_blocks, transposed
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
 PARAM_SHAPES = {"W_x": ("4H", "D"), "W_h": ("4H", "H"), "b": ("4H",), "W_hy": ("V", "H"), "b_y": ("V",)}
@@ -172,7 +172,7 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tu
     k = gate_constants(H, dtype)
     # activate(a) = tanh(a * half) * half + shift; a * half is taken in the weights and the input projection,
     # once: halving is exact, so (h W^T) * half == h (W^T * half) bit for bit, and a step saves a call
-    W_h_T_half = np.multiply(params["W_h"].T, k.half, out=workspace.empty((H, 4 * H), dtype))  # contiguous: np.dot's fast path
+    W_h_T_half = transposed(params["W_h"], dtype, k.half)  # (H, 4H)
     a_x = linear(xs, params["W_x"], params["b"])  # (T, B, 4H): x_t W_x^T + b for every t at once
     a_x *= k.half
     hs, cs = workspace.empty((T + 1, B, H), dtype), workspace.empty((T + 1, B, H), dtype)

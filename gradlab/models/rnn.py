@@ -64,6 +64,14 @@ def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> np.ndar
     return y.reshape(*x.shape[:-1], W.shape[0])
 
 
+def transposed(W: np.ndarray, dtype, scale=1) -> np.ndarray:
+    """W^T (in, out) copied C-contiguous, times ``scale`` (1, or the exact halvings of the gates), in
+    ``dtype``: the layout np.dot is fastest on in the time loops. A temporary of the call (workspace memory
+    inside ``workspace.reusing()``); ``scale`` broadcasts over the out axis, e.g. one factor per gate column.
+    """
+    return np.multiply(W.T, scale, out=workspace.empty(W.shape[::-1], dtype))
+
+
 BLOCK_BYTES = 1 << 18  # per-step data a backward prepares ahead, per block of steps (about L2-sized)
 
 
@@ -104,8 +112,7 @@ def forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, R
 def _forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, RNNCache]:
     """forward, on arguments already checked."""
     dtype = np.result_type(xs, h0, *params.values())
-    W_hh_T = workspace.empty(params["W_hh"].shape[::-1], params["W_hh"].dtype)
-    np.copyto(W_hh_T, params["W_hh"].T)  # contiguous: np.dot's fast path
+    W_hh_T = transposed(params["W_hh"], params["W_hh"].dtype)
     a = linear(xs, params["W_xh"], params["b_h"])  # (T, B, H): x_t W_xh^T + b_h for every t at once
     hs = workspace.empty((xs.shape[0] + 1, *h0.shape), dtype)
     hs[0] = h0
