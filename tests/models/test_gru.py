@@ -5,6 +5,7 @@ mistake in the backward and must be caught."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -69,7 +70,7 @@ def oracle(oracle_name, name, theta, xs, targets):
 # --- conventions, pinned by hand -------------------------------------------------------------------
 
 def sigma(a):
-    return 1 / (1 + math.exp(-a))
+    return 1 / (1 + math.exp(-a)) if a >= 0 else math.exp(a) / (1 + math.exp(a))  # no overflow at a << 0
 
 
 def one_unit(b_hn):
@@ -92,6 +93,23 @@ def test_one_unit_follows_the_rows_r_z_n_and_its_reset_placement(reset):
     logits, cache = gru.forward(*one_unit(b_hn), reset=reset)
     np.testing.assert_allclose(cache.gates[0, 0], [r, z, n])
     np.testing.assert_allclose(logits[0, 0, 0], (1 - z) * n + z * h)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("reset", ["after", "before"])
+def test_gates_keep_their_relative_accuracy_deep_in_saturation_and_overflow_quietly(reset, dtype):
+    """sigma(-30) = 9.4e-14 to full relative accuracy (the form (1 + tanh(a/2))/2 rounds it to 0 in float32
+    and to 1e-16-sized junk in float64); a = -1000 makes exp overflow, which must give r = 0 silently."""
+    params, xs, h0 = one_unit(0.35)
+    params = {k: v.astype(dtype) for k, v in params.items()}
+    xs, h0 = xs.astype(dtype), h0.astype(dtype)
+    for a_r, a_z in ((-30.0, 30.0), (-1000.0, 1000.0)):
+        params["b_x"][:2] = [a_r - 0.3 * 0.7 - 0.4 * 0.5 + 0.15, a_z + 0.2 * 0.7 - 0.6 * 0.5 - 0.05]  # see one_unit
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # an overflow RuntimeWarning under NumPy's default error state fails
+            _, cache = gru.forward(params, xs, h0, reset=reset)
+        r, z = cache.gates[0, 0, :2]
+        np.testing.assert_allclose([r, z], [sigma(a_r), sigma(a_z)], rtol=1e-5 if dtype == np.float32 else 1e-9)
 
 
 def test_the_reset_placement_matters_unless_one_unit_has_no_recurrent_candidate_bias():
