@@ -51,7 +51,7 @@ import numpy as np
 from gradlab.models import workspace
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
 from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
-from gradlab.models.rnn import linear, outer_sum, output_backward, reversed_blocks, transposed
+from gradlab.models.rnn import linear, outer_sum, output_backward, param_grads, reversed_blocks, transposed
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
 PARAM_SHAPES = {"W_x": ("3H", "D"), "W_h": ("3H", "H"), "b_x": ("3H",), "b_h": ("3H",), "W_hy": ("V", "H"),
@@ -137,13 +137,15 @@ def _steps_after(W_h, b_h, a_x, hs, gates, sign) -> np.ndarray:
     W_h_T = transposed(W_h, hs.dtype, sign)  # (H, 3H), the r, z columns negated
     q = workspace.empty((T, B, H), hs.dtype)
     a_h = workspace.empty((B, 3 * H), hs.dtype)  # [-a_hr | -a_hz | h W_hn^T] of one step
-    a_h_rz, a_h_n, b_hn, scratch = a_h[:, :2 * H], a_h[:, 2 * H:], b_h[2 * H:], workspace.empty((B, H), hs.dtype)
+    a_h_rz, a_h_n, scratch = a_h[:, :2 * H], a_h[:, 2 * H:], workspace.empty((B, H), hs.dtype)
+    b_hn = np.broadcast_to(b_h[2 * H:], (B, H)).astype(hs.dtype)  # a (B, H) copy: NumPy adds equal shapes faster
+    one = np.ones((), hs.dtype)  # likewise a 0-d array, not the Python scalar 1
     r, z, n = split_gates(gates)
     steps = zip(hs[:-1], hs[1:], a_x[..., :2 * H], a_x[..., 2 * H:], gates[..., :2 * H], r, z, n, q)
     for h_prev, h, a_x_rz, a_x_n, rz_t, r_t, z_t, n_t, q_t in steps:
-        np.dot(h_prev, W_h_T, out=a_h)  # all three hidden-side rows in one GEMM
+        np.dot(h_prev, W_h_T, a_h)  # all three hidden-side rows in one GEMM
         np.add(a_h_n, b_hn, q_t)  # q_t = h_{t-1} W_hn^T + b_hn
-        _sigmoid_of_negated(np.add(a_x_rz, a_h_rz, rz_t))  # [r | z] = sigma(a_x + a_h), in place
+        _sigmoid_of_negated(np.add(a_x_rz, a_h_rz, rz_t), one)  # [r | z] = sigma(a_x + a_h), in place
         np.multiply(r_t, q_t, n_t)  # r * (h_{t-1} W_hn^T + b_hn)
         n_t += a_x_n
         np.tanh(n_t, n_t)  # n = tanh(a_xn + r * q)
@@ -156,21 +158,22 @@ def _steps_before(W_h, b_h, a_x, hs, gates, sign) -> None:
     B, H = hs.shape[1:]
     W_hrz_T, W_hn_T = transposed(W_h[:2 * H], hs.dtype, -1), transposed(W_h[2 * H:], hs.dtype)  # (H, 2H), (H, H)
     a_rz, a_n = workspace.empty((B, 2 * H), hs.dtype), workspace.empty((B, H), hs.dtype)
-    scratch = workspace.empty((B, H), hs.dtype)
+    scratch, one = workspace.empty((B, H), hs.dtype), np.ones((), hs.dtype)
     r, z, n = split_gates(gates)
     steps = zip(hs[:-1], hs[1:], a_x[..., :2 * H], a_x[..., 2 * H:], gates[..., :2 * H], r, z, n)
     for h_prev, h, a_x_rz, a_x_n, rz_t, r_t, z_t, n_t in steps:
-        np.dot(h_prev, W_hrz_T, out=a_rz)  # (B, 2H): [-a_hr | -a_hz]  (np.dot writes only contiguous arrays)
-        _sigmoid_of_negated(np.add(a_x_rz, a_rz, rz_t))  # [r | z] = sigma(a_x + a_h), in place
-        np.dot(np.multiply(r_t, h_prev, scratch), W_hn_T, out=a_n)  # (r * h_{t-1}) W_hn^T
+        np.dot(h_prev, W_hrz_T, a_rz)  # (B, 2H): [-a_hr | -a_hz]  (np.dot writes only contiguous arrays)
+        _sigmoid_of_negated(np.add(a_x_rz, a_rz, rz_t), one)  # [r | z] = sigma(a_x + a_h), in place
+        np.dot(np.multiply(r_t, h_prev, scratch), W_hn_T, a_n)  # (r * h_{t-1}) W_hn^T
         np.tanh(np.add(a_x_n, a_n, n_t), n_t)  # n = tanh(a_xn + (r * h) W_hn^T + b_hn)
         _blend(h_prev, n_t, z_t, h, scratch)
 
 
-def _sigmoid_of_negated(x: np.ndarray) -> np.ndarray:
-    """x = -a -> sigma(a) = 1/(1 + exp(x)), in place: three calls, exp being ~2x cheaper than tanh."""
+def _sigmoid_of_negated(x: np.ndarray, one: np.ndarray) -> np.ndarray:
+    """x = -a -> sigma(a) = 1/(1 + exp(x)), in place: three calls, exp being ~2x cheaper than tanh.
+    ``one`` is np.ones((), x.dtype): a 0-d array costs a small step ~1 us less than the Python 1."""
     np.exp(x, x)
-    x += 1
+    np.add(x, one, x)
     return np.reciprocal(x, x)
 
 
@@ -213,12 +216,12 @@ def recurrence_backward(params: dict, cache: GRUCache, e: np.ndarray):
                 np.multiply(da_n_t, dr_d, da_r_t)  # dr = da_n q, da_r = dr r (1 - r)
                 np.multiply(da_n_t, r_t, dq_t)  # dq = da_n r
                 dh *= z_t
-                dh += np.dot(da_h_t, W_h, out=scratch)  # dh_next = dh z + da_h W_h, a_h = h_prev W_h^T + b_h
+                dh += np.dot(da_h_t, W_h, scratch)  # dh_next = dh z + da_h W_h, a_h = h_prev W_h^T + b_h
             else:  # a_n = a_xn + s W_hn^T + b_hn, s = r * h_prev
-                np.dot(da_n_t, W_hn, out=ds)  # ds = da_n W_hn
+                np.dot(da_n_t, W_hn, ds)  # ds = da_n W_hn
                 np.multiply(ds, dr_d, da_r_t)  # dr = ds h_prev, da_r = dr r (1 - r)
                 dh *= z_t
-                dh += np.dot(da_rz_t, W_hrz, out=scratch)
+                dh += np.dot(da_rz_t, W_hrz, scratch)
                 dh += np.multiply(ds, r_t, ds)  # dh_next = dh z + da_rz W_hrz + ds r
     if reset == "after":
         da_x[..., :2 * H] = da_h[..., :2 * H]
@@ -248,25 +251,33 @@ def local_derivatives(gates: np.ndarray, h_prev: np.ndarray, x: np.ndarray, out:
     return dn_dh, dz_dh, dr_d
 
 
-def hidden_grads(cache: GRUCache, da_x: np.ndarray, da_h: np.ndarray, dh0: np.ndarray) -> dict[str, np.ndarray]:
-    """Weight gradients of the recurrent layer, each one (T*B)-row GEMM."""
-    h_prev = cache.hs[:-1]
+def hidden_grads(cache: GRUCache, da_x: np.ndarray, da_h: np.ndarray, dh0: np.ndarray,
+                 out: dict | None = None) -> dict[str, np.ndarray]:
+    """Weight gradients of the recurrent layer, each one (T*B)-row GEMM (into ``out``'s arrays when it has
+    them, as rnn.output_backward)."""
+    grads, h_prev = ({} if out is None else out), cache.hs[:-1]
+    grads["W_x"] = outer_sum(da_x, cache.xs, out=grads.get("W_x"))  # sum_t da_x^T x_t
     if cache.reset == "after":
-        dW_h = outer_sum(da_h, h_prev)  # sum_t da_h^T h_{t-1}
+        grads["W_h"] = outer_sum(da_h, h_prev, out=grads.get("W_h"))  # sum_t da_h^T h_{t-1}
     else:
         H = h_prev.shape[-1]
+        dW_h = grads["W_h"] if "W_h" in grads else np.empty((3 * H, H), np.result_type(da_h, h_prev))
         s = split_gates(cache.gates)[0] * h_prev  # s_t = r_t * h_{t-1}, the input of the W_hn rows
-        dW_h = np.concatenate([outer_sum(da_h[..., :2 * H], h_prev), outer_sum(da_h[..., 2 * H:], s)])
-    return {"W_x": outer_sum(da_x, cache.xs), "W_h": dW_h, "b_x": da_x.sum(axis=(0, 1)),
-            "b_h": da_h.sum(axis=(0, 1)), "h0": dh0}
+        outer_sum(da_h[..., :2 * H], h_prev, out=dW_h[:2 * H])  # rows r, z: sum_t da^T h_{t-1}
+        outer_sum(da_h[..., 2 * H:], s, out=dW_h[2 * H:])  # rows n: sum_t da_n^T s_t
+        grads["W_h"] = dW_h
+    grads["b_x"] = da_x.sum(axis=(0, 1), out=grads.get("b_x"))
+    grads["b_h"] = da_h.sum(axis=(0, 1), out=grads.get("b_h"))
+    grads["h0"] = dh0
+    return grads
 
 
 def backward(params: dict, cache: GRUCache, dlogits: np.ndarray) -> dict[str, np.ndarray]:
     """BPTT in the convention recorded in the cache: grads of every parameter and of h0."""
-    grads, e = output_backward(params, cache, dlogits)  # W_hy, b_y, and e_t = (p_t - y_t) W_hy
+    grads = param_grads(params, PARAM_SHAPES, dlogits, cache.xs, cache.hs, cache.gates)  # fresh, one allocation
+    grads, e = output_backward(params, cache, dlogits, grads)  # W_hy, b_y, and e_t = (p_t - y_t) W_hy
     da_x, da_h, dh0 = recurrence_backward(params, cache, e)
-    grads.update(hidden_grads(cache, da_x, da_h, dh0))
-    return {k: grads[k] for k in (*PARAM_SHAPES, "h0")}
+    return hidden_grads(cache, da_x, da_h, dh0, grads)  # the keys of PARAM_SHAPES, then h0
 
 
 def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray, reduction: str = "sum",

@@ -47,7 +47,7 @@ import numpy as np
 from gradlab.models import workspace
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
 from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
-from gradlab.models.rnn import linear, outer_sum, output_backward, reversed_blocks, transposed
+from gradlab.models.rnn import linear, outer_sum, output_backward, param_grads, reversed_blocks, transposed
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
 PARAM_SHAPES = {"W_x": ("4H", "D"), "W_h": ("4H", "H"), "b": ("4H",), "W_hy": ("V", "H"), "b_y": ("V",)}
@@ -178,14 +178,15 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tu
     hs, cs = workspace.empty((T + 1, B, H), dtype), workspace.empty((T + 1, B, H), dtype)
     gates, tanh_cs = workspace.empty((T, B, 4 * H), dtype), workspace.empty((T, B, H), dtype)
     ig = workspace.empty((B, H), dtype)  # scratch for i * g
-    hs[0], cs[0] = h0, c0
+    half, shift = (np.broadcast_to(x, (B, 4 * H)).astype(dtype) for x in (k.half, k.shift))  # (B, 4H) copies:
+    hs[0], cs[0] = h0, c0  # NumPy adds and multiplies arrays of equal shapes ~1 us faster than broadcast ones
     steps = zip(hs[:-1], hs[1:], cs[:-1], cs[1:], gates, a_x, tanh_cs, *split_gates(gates))
     for h_prev, h, c_prev, c, a, a_x_t, tanh_c, i, f, g, o in steps:
-        np.dot(h_prev, W_h_T_half, out=a)  # h_{t-1} W_h^T * half, written where the gates go
+        np.dot(h_prev, W_h_T_half, a)  # h_{t-1} W_h^T * half, written where the gates go
         a += a_x_t  # a_t * half, a_t = x_t W_x^T + h_{t-1} W_h^T + b
         np.tanh(a, a)
-        a *= k.half
-        a += k.shift  # [i | f | g | o] = activate(a_t), in place
+        a *= half
+        a += shift  # [i | f | g | o] = activate(a_t), in place
         np.multiply(f, c_prev, c)
         c += np.multiply(i, g, ig)  # c_t = f * c_{t-1} + i * g
         np.multiply(o, np.tanh(c, tanh_c), h)  # h_t = o * tanh(c_t)
@@ -235,7 +236,7 @@ def recurrence_backward(W_h: np.ndarray, cache: LSTMCache, e: np.ndarray, step: 
             np.multiply(dc_3, l_ifg, da_ifg)  # [da_i, da_f, da_g]
             np.multiply(dh, l_o, da_o)  # da_o
             dc *= f_t  # dc_next for step t-1: c_t depends on c_{t-1} through f
-            np.dot(da_t, W_h, out=dh)  # dh_next = dL/dh_{t-1} through a_t = ... + h_{t-1} W_h^T
+            np.dot(da_t, W_h, dh)  # dh_next = dL/dh_{t-1} through a_t = ... + h_{t-1} W_h^T
     return da, dh, dc
 
 
@@ -272,23 +273,24 @@ def _recurrence_backward_with(step: Step, W_h: np.ndarray, cache: LSTMCache, e: 
     return da, dh_next, dc_next
 
 
-def hidden_grads(cache: LSTMCache, da: np.ndarray, dh0: np.ndarray, dc0: np.ndarray) -> dict[str, np.ndarray]:
-    """Weight gradients of the recurrent layer from da, each one (T*B)-row GEMM."""
-    return {
-        "W_x": outer_sum(da, cache.xs),  # sum_t da_t^T x_t
-        "W_h": outer_sum(da, cache.hs[:-1]),  # sum_t da_t^T h_{t-1}
-        "b": da.sum(axis=(0, 1)),
-        "h0": dh0,
-        "c0": dc0,
-    }
+def hidden_grads(cache: LSTMCache, da: np.ndarray, dh0: np.ndarray, dc0: np.ndarray,
+                 out: dict | None = None) -> dict[str, np.ndarray]:
+    """Weight gradients of the recurrent layer from da, each one (T*B)-row GEMM (into ``out``'s arrays
+    when it has them, as rnn.output_backward)."""
+    grads = {} if out is None else out
+    grads["W_x"] = outer_sum(da, cache.xs, out=grads.get("W_x"))  # sum_t da_t^T x_t
+    grads["W_h"] = outer_sum(da, cache.hs[:-1], out=grads.get("W_h"))  # sum_t da_t^T h_{t-1}
+    grads["b"] = da.sum(axis=(0, 1), out=grads.get("b"))
+    grads["h0"], grads["c0"] = dh0, dc0
+    return grads
 
 
 def backward(params: dict, cache: LSTMCache, dlogits: np.ndarray, step: Step = cell_backward) -> dict:
     """BPTT: grads of every parameter and of h0 and c0, from dlogits (T, B, V)."""
-    grads, e = output_backward(params, cache, dlogits)  # W_hy, b_y, and e_t = (p_t - y_t) W_hy
+    grads = param_grads(params, PARAM_SHAPES, dlogits, cache.xs, cache.hs, cache.gates)  # fresh, one allocation
+    grads, e = output_backward(params, cache, dlogits, grads)  # W_hy, b_y, and e_t = (p_t - y_t) W_hy
     da, dh0, dc0 = recurrence_backward(params["W_h"], cache, e, step)
-    grads.update(hidden_grads(cache, da, dh0, dc0))
-    return {k: grads[k] for k in (*PARAM_SHAPES, *STATE_NAMES)}
+    return hidden_grads(cache, da, dh0, dc0, grads)  # the keys of PARAM_SHAPES, then h0, c0
 
 
 def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, state, reduction: str = "sum"):

@@ -87,9 +87,17 @@ def reversed_blocks(T: int, bytes_per_step: int) -> list[tuple[int, int]]:
     return [(max(0, t1 - steps), t1) for t1 in range(T, 0, -steps)]
 
 
-def outer_sum(dy: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """sum over (t, b) of dy^T x as ONE GEMM: (T, B, out), (T, B, in) -> (out, in)."""
-    return dy.reshape(-1, dy.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+def outer_sum(dy: np.ndarray, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """sum over (t, b) of dy^T x as ONE GEMM: (T, B, out), (T, B, in) -> (out, in), into ``out`` when given."""
+    return np.matmul(dy.reshape(-1, dy.shape[-1]).T, x.reshape(-1, x.shape[-1]), out=out)
+
+
+def param_grads(params: dict, names, *arrays: np.ndarray) -> dict[str, np.ndarray]:
+    """Fresh arrays for the gradients of ``params`` (keys in the order of ``names``, their shapes, the dtype
+    of the computation with ``arrays``), in one allocation (``workspace.returned``); the backward writes
+    them with ``out=``."""
+    dtype = np.result_type(*params.values(), *arrays)
+    return workspace.returned({k: params[k].shape for k in names}, dtype)
 
 
 def init(sizes: Sizes, rng: np.random.Generator, dtype=np.float64) -> dict[str, np.ndarray]:
@@ -121,20 +129,26 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, 
     hs = workspace.empty((xs.shape[0] + 1, *h0.shape), dtype)
     hs[0] = h0
     for h_prev, z, a_t in zip(hs[:-1], hs[1:], a):  # z: where h_t goes
-        np.dot(h_prev, W_hh_T, out=z)  # h_{t-1} W_hh^T
+        np.dot(h_prev, W_hh_T, z)  # h_{t-1} W_hh^T
         z += a_t  # z_t = x_t W_xh^T + h_{t-1} W_hh^T + b_h
         np.tanh(z, z)  # h_t = tanh(z_t), in place
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
     return logits, RNNCache(xs, hs)
 
 
-def output_backward(params: dict, cache: RNNCache, dlogits: np.ndarray) -> tuple[dict, np.ndarray]:
-    """The output layer o_t = h_t W_hy^T + b_y: grads of W_hy, b_y, and e_t = dL_t/dh_t (T, B, H)."""
+def output_backward(params: dict, cache: RNNCache, dlogits: np.ndarray, out: dict | None = None) -> tuple[dict, np.ndarray]:
+    """The output layer o_t = h_t W_hy^T + b_y: grads of W_hy, b_y, and e_t = dL_t/dh_t (T, B, H).
+
+    The grads go into ``out``'s arrays "W_hy" and "b_y" when it has them (``param_grads``), and ``out`` is the
+    dict returned; else into a new dict.
+    """
     require_array("dlogits", dlogits, ndim=3, doc="(T, B, V)")
     expected = (cache.hs.shape[0] - 1, cache.hs.shape[1], params["W_hy"].shape[0])
     if dlogits.shape != expected:
         raise ValueError(f"dlogits: expected shape (T, B, V) = {expected}, got {dlogits.shape}")
-    grads = {"W_hy": outer_sum(dlogits, cache.hs[1:]), "b_y": dlogits.sum(axis=(0, 1))}
+    grads = {} if out is None else out
+    grads["W_hy"] = outer_sum(dlogits, cache.hs[1:], out=grads.get("W_hy"))
+    grads["b_y"] = dlogits.sum(axis=(0, 1), out=grads.get("b_y"))
     return grads, linear(dlogits, params["W_hy"].T)  # e_t = (p_t - y_t) W_hy, one GEMM for every t
 
 
@@ -147,26 +161,26 @@ def recurrence_backward(W_hh: np.ndarray, hs: np.ndarray, e: np.ndarray) -> tupl
     for e_t, slope_t, dz_t in zip(e[::-1], tanh_slope[::-1], dz[::-1]):  # t = T-1, ..., 0
         dh += e_t  # the direct term plus everything that flowed back from h_{t+1}
         np.multiply(dh, slope_t, dz_t)  # dz_t = dh_t * (1 - h_t^2)
-        np.dot(dz_t, W_hh, out=dh)  # dh_next = dL/dh_{t-1} through z_t = ... + h_{t-1} W_hh^T
+        np.dot(dz_t, W_hh, dh)  # dh_next = dL/dh_{t-1} through z_t = ... + h_{t-1} W_hh^T
     return dz, dh
 
 
-def hidden_grads(cache: RNNCache, dz: np.ndarray, dh0: np.ndarray) -> dict[str, np.ndarray]:
-    """Weight gradients of the recurrent layer from dz, each one (T*B)-row GEMM."""
-    return {
-        "W_xh": outer_sum(dz, cache.xs),  # sum_t dz_t^T x_t
-        "W_hh": outer_sum(dz, cache.hs[:-1]),  # sum_t dz_t^T h_{t-1}
-        "b_h": dz.sum(axis=(0, 1)),
-        "h0": dh0,
-    }
+def hidden_grads(cache: RNNCache, dz: np.ndarray, dh0: np.ndarray, out: dict | None = None) -> dict[str, np.ndarray]:
+    """Weight gradients of the recurrent layer from dz, each one (T*B)-row GEMM (into ``out`` as in
+    ``output_backward``)."""
+    grads = {} if out is None else out
+    grads["W_xh"] = outer_sum(dz, cache.xs, out=grads.get("W_xh"))  # sum_t dz_t^T x_t
+    grads["W_hh"] = outer_sum(dz, cache.hs[:-1], out=grads.get("W_hh"))  # sum_t dz_t^T h_{t-1}
+    grads["b_h"] = dz.sum(axis=(0, 1), out=grads.get("b_h"))
+    grads["h0"] = dh0
+    return grads
 
 
 def backward(params: dict, cache: RNNCache, dlogits: np.ndarray) -> dict[str, np.ndarray]:
     """BPTT: grads of every parameter and of h0, from dlogits (T, B, V)."""
-    grads, e = output_backward(params, cache, dlogits)
+    grads, e = output_backward(params, cache, dlogits, param_grads(params, PARAM_SHAPES, dlogits, cache.xs, cache.hs))
     dz, dh0 = recurrence_backward(params["W_hh"], cache.hs, e)
-    grads.update(hidden_grads(cache, dz, dh0))
-    return {k: grads[k] for k in (*PARAM_SHAPES, "h0")}
+    return hidden_grads(cache, dz, dh0, grads)  # the keys of PARAM_SHAPES, then h0
 
 
 def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray, reduction: str = "sum"):

@@ -107,6 +107,72 @@ def test_threads_do_not_share_memory():
         assert workspace.empty(BIG, np.float64).ctypes.data == mine.ctypes.data  # ours is still ours
 
 
+# --- returned: the gradients' one fresh allocation ------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_returned_arrays_are_fresh_disjoint_and_of_the_asked_shapes(dtype):
+    shapes = {"W": (7, 3), "b": (7,), "v": (1,), "s": ()}
+    first, second = workspace.returned(shapes, dtype), workspace.returned(shapes, dtype)
+    for out in (first, second):
+        assert list(out) == list(shapes) and {k: v.shape for k, v in out.items()} == shapes
+        for v in out.values():
+            assert v.dtype == dtype and v.flags.c_contiguous and v.flags.writeable
+        arrays = list(out.values())
+        assert not any(np.shares_memory(a, b) for i, a in enumerate(arrays) for b in arrays[i + 1:])
+    assert not any(np.shares_memory(a, b) for a in first.values() for b in second.values())
+    assert workspace.kept_bytes() == 0  # nothing of it is kept
+
+
+def test_returned_memory_is_not_the_workspace_even_inside_reusing(monkeypatch):
+    monkeypatch.setattr(workspace, "MIN_BYTES", 0)
+    with workspace.reusing():
+        kept = workspace.empty((64,), np.float64)
+        out = workspace.returned({"W": (64,)}, np.float64)
+    assert not np.shares_memory(kept, out["W"])
+
+
+def poison_empty(monkeypatch):
+    """np.empty (and so every fresh array the models and workspace.returned take) filled with NaN bytes."""
+    def empty(shape, dtype=float, **kwargs):
+        return np.full(shape, np.nan, dtype)
+    monkeypatch.setattr(np, "empty", empty)
+
+
+def assert_one_allocation_fully_written(model, monkeypatch):
+    """backward fills the arrays of workspace.returned with out=: with np.empty poisoned, every parameter's
+    gradient must still be finite and equal to the unpoisoned one."""
+    theta, xs, targets = _problem(model, 2)
+    _, grads = model.grads(theta, xs, targets)
+    assert len({id(v.base) for k, v in grads.items() if k in model.param_shapes}) == 1  # one allocation
+    with monkeypatch.context() as m:
+        poison_empty(m)
+        _, again = model.grads(theta, xs, targets)
+    for k, v in again.items():
+        assert np.all(np.isfinite(v)), f"{k}: entries left unwritten"
+        np.testing.assert_array_equal(v, grads[k], err_msg=k)
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_gradients_are_one_allocation_and_every_entry_is_written(name, monkeypatch):
+    assert_one_allocation_fully_written(MODELS[name], monkeypatch)
+
+
+def test_twin_a_product_that_leaves_a_row_of_its_out_unwritten_is_caught(monkeypatch):
+    from gradlab.models import rnn
+
+    def short(dy, x, out=None):
+        full = dy.reshape(-1, dy.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+        if out is None:
+            return full
+        out[:-1] = full[:-1]  # the last row forgotten
+        return out
+
+    monkeypatch.setattr(rnn, "outer_sum", short)
+    with pytest.raises(AssertionError, match="unwritten"):
+        assert_one_allocation_fully_written(MODELS["rnn"], monkeypatch)
+
+
 # --- the contract: what loss_and_grads returns survives the next call ------------------------------------
 
 
