@@ -133,7 +133,7 @@ def summary_markdown(result: BenchResult) -> str:
         ratio = f"**{r.ratio:.3f}**" if r.ratio > (1.0 if r.dtype == "float64" and r.size != "teaching" else 1.25) \
             else f"{r.ratio:.3f}"
         lines.append(f"| {r.size} | {r.dtype} | {r.model} | {r.median_ms:.3g} | {peer.impl} | {peer.median_ms:.3g} | "
-                     f"{ratio} | {r.limit_fraction:.0%} |")
+                     f"{ratio} | {r.limit_fraction:.1%} |")
     met = [t.met for t in targets(result)]
     lines += ["", f"{sum(met)} of {len(met)} target checks met (bold: a ratio above its target)."]
     return "\n".join(lines)
@@ -163,7 +163,7 @@ def render_markdown(result: BenchResult) -> str:
         lines += ["", "## Targets (NumPy rows; measured, never asserted)", "",
                   "| target | model | size | dtype | value | met |", "|---|---|---|---|---:|:---:|"]
         for t in ts:
-            value = f"{t.value:.0%}" if t.target.startswith(">=") else f"{t.value:.2f}"
+            value = f"{t.value:.1%}" if t.target.startswith(">=") else f"{t.value:.2f}"
             lines.append(f"| {t.target} | {t.model} | {t.size} | {t.dtype} | {value} | "
                          f"{'yes' if t.met else '**no**'} |")
         met = sum(t.met for t in ts)
