@@ -31,8 +31,9 @@ BPTT, with e_t = (p_t - y_t) W_hy and dh = e_t + dh_next:
 
 Only the recurrence loops over t; the input projection, the output layer and every weight gradient
 are single (T*B)-row GEMMs. Dtype-generic (float32, float64, complex128). The gates' sigma is
-1/(1 + exp(-a)): holomorphic, accurate relative to sigma itself deep in saturation, and an exp overflow
-(a < -709 in float64, < -88 in float32) gives sigma = 0 without a warning. Speed: the time loops write
+1/(1 + exp(-a)): holomorphic, within an ulp of sigma itself deep in saturation, and an exp overflow
+(a < -709 in float64, < -88 in float32) gives sigma = 0 without a warning. (In complex128 such an a gives
+nan: the complex step needs pre-activations above -709, as any test of it has.) Speed: the time loops write
 into preallocated arrays in place and allocate nothing (benchmarks/README.md has the measurements);
 reset="after" keeps q_t = h_{t-1} W_hn^T + b_hn from the forward, so the backward needs no extra GEMM;
 the backward computes the factors that do not depend on dh (``local_derivatives``) a block of steps ahead. The cache records the
