@@ -98,8 +98,8 @@ def test_one_unit_follows_the_rows_r_z_n_and_its_reset_placement(reset):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("reset", ["after", "before"])
 def test_gates_keep_their_relative_accuracy_deep_in_saturation_and_overflow_quietly(reset, dtype):
-    """sigma(-30) = 9.4e-14 to full relative accuracy (the form (1 + tanh(a/2))/2 rounds it to 0 in float32
-    and to 1e-16-sized junk in float64); a = -1000 makes exp overflow, which must give r = 0 silently."""
+    """sigma(-30) = 9.36e-14 to full relative accuracy (the form (1 + tanh(a/2))/2 gave 0 in float32 and a
+    relative error of 1.7e-4 in float64); a = -1000 makes exp overflow, which must give r = 0 silently."""
     params, xs, h0 = one_unit(0.35)
     params = {k: v.astype(dtype) for k, v in params.items()}
     xs, h0 = xs.astype(dtype), h0.astype(dtype)

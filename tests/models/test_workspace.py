@@ -133,7 +133,7 @@ def test_returned_memory_is_not_the_workspace_even_inside_reusing(monkeypatch):
 
 
 def poison_empty(monkeypatch):
-    """np.empty (and so every fresh array the models and workspace.returned take) filled with NaN bytes."""
+    """np.empty (and so every fresh array the models and workspace.returned take) filled with NaN."""
     def empty(shape, dtype=float, **kwargs):
         return np.full(shape, np.nan, dtype)
     monkeypatch.setattr(np, "empty", empty)
