@@ -147,6 +147,24 @@ def test_the_targets_are_judged_on_the_numpy_rows_only():
                    (">=of", "lstm", "large", "float32"): True, ("ratio1.25", "gru", "teaching", "float64"): True}
 
 
+def test_a_paired_median_cancels_drift_that_a_ratio_of_medians_does_not():
+    """The second step takes 0.8x the first in every repeat the machine's speed was the same for both; a
+    slow phase covered repeats 1-3 for the first and ended before the second's sample of repeat 3."""
+    first = [1.0, 3.0, 3.0, 3.0, 1.0]
+    second = [0.8 * t for t in [1.0, 3.0, 3.0, 1.0, 1.0]]
+    assert bench.paired_median(second, first) == pytest.approx(0.8)
+    assert np.median(second) / np.median(first) == pytest.approx(0.8 / 3)  # what dividing medians reports
+
+
+def test_the_rows_ratios_are_the_paired_medians_of_their_samples(tiny_run):
+    by = {(r.model, r.impl): r for r in tiny_run.rows}
+    for r in tiny_run.rows:
+        assert len(r.samples_ms) == r.repeats and r.median_ms == pytest.approx(np.median(r.samples_ms))
+        if r.ratio is not None:
+            peer = by[r.model, r.fastest_peer]
+            assert r.ratio == pytest.approx(bench.paired_median(r.samples_ms, peer.samples_ms))
+
+
 def test_interleaving_rotates_the_order_every_repeat():
     calls = []
     steps = {k: (lambda k=k: calls.append(k)) for k in "abc"}

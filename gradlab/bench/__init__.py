@@ -20,8 +20,9 @@ Method (STYLE.md: warm up, block until ready, check results once outside the tim
 - The GEMM-bound limit: all of those GEMMs run alone with NumPy (np.dot) at their own shapes, layouts,
   dtype and thread count (``gemm_step``), timed as one more step interleaved with the implementations
   (a limit timed apart from them moved with the machine's drift: 69% one run, 95% the next, for the same
-  code); limit_fraction = limit / median. Each shape's rate and a square matmul peak are reported beside it.
-- ratio = median / the fastest peer's median (JAX, torch fused, torch cell).
+  code). Each shape's rate and a square matmul peak are reported beside it.
+- limit_fraction and ratio (to the fastest peer: JAX, torch fused, torch cell, by median) are medians of
+  per-repeat ratios (``paired_median``): the two samples of one repeat share the machine's drift.
 - Threads: every library is held to the same count (threadpoolctl for OpenBLAS, torch.set_num_threads,
   XLA_FLAGS where JAX is not yet imported). OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE change which OpenBLAS
   kernel runs: ``run_full`` measures in child processes with both unset, and again as set (if set).
@@ -60,6 +61,7 @@ from gradlab.bench.results import (
     BenchResult,
     Row,
     Target,
+    paired_median,
     plot,
     render_markdown,
     rich_tables,
@@ -74,7 +76,7 @@ from gradlab.models.sizes import Sizes
 
 __all__ = ["BENCH_MODELS", "DTYPES", "IMPLS", "PEERS", "SIZES", "Agreement", "BenchResult", "Gemm", "Impl", "Row",
            "Target", "cache_bytes", "check_agreement", "gemm_flops", "gemm_step", "gemms", "jax_impl", "memory_table",
-           "numpy_impl", "peak_bytes", "plot", "render_markdown", "rich_tables", "run", "run_full", "scaling_exponents",
+           "numpy_impl", "paired_median", "peak_bytes", "plot", "render_markdown", "rich_tables", "run", "run_full", "scaling_exponents",
            "scaling_sweep", "skip_reason", "square_peak", "summary_markdown", "targets", "time_gemm", "time_interleaved",
            "torch_cell_impl", "torch_fused_impl", "write"]
 
@@ -176,7 +178,8 @@ def _bench_group(result: BenchResult, models, impls, size: str, s: Sizes, dtype:
     steps = {k: v.step for k, v in ready.items()}
     steps.update({(model, GEMM_LIMIT): gemm_step(model, s, dtype) for model in models})
     times = time_interleaved(steps, repeats, warmup, lambda msg: say(f"{size} {dtype}: {msg}"))
-    limits = {model: float(np.median(times.pop((model, GEMM_LIMIT)))) for model in models}
+    limit_samples = {model: times.pop((model, GEMM_LIMIT)) for model in models}
+    limits = {model: float(np.median(ts)) for model, ts in limit_samples.items()}
     medians = {k: float(np.median(v)) for k, v in times.items()}
     by_key = {(a.model, a.impl): a for a in result.agreement if a.size == size and a.dtype == dtype}
     for (model, impl), ts in times.items():
@@ -187,9 +190,10 @@ def _bench_group(result: BenchResult, models, impls, size: str, s: Sizes, dtype:
         a = by_key.get((model, impl))
         result.rows.append(Row(
             model, size, dtype, impl, s._asdict(), threads, len(ts), 1e3 * med, 1e3 * q1, 1e3 * q3,
-            1e3 * min(ts), 1e3 * max(ts), flops / 1e9, flops / med / 1e9, 1e3 * limits[model], limits[model] / med,
-            flops / med / 1e9 / peak[1], med / peers[fastest] if fastest else None, fastest,
-            a.ok if a else None, a.max_rel_err if a else None, ready[model, impl].compile_s))
+            1e3 * min(ts), 1e3 * max(ts), flops / 1e9, flops / med / 1e9, 1e3 * limits[model],
+            paired_median(limit_samples[model], ts), flops / med / 1e9 / peak[1],
+            paired_median(ts, times[model, fastest]) if fastest else None, fastest,
+            a.ok if a else None, a.max_rel_err if a else None, ready[model, impl].compile_s, [1e3 * t for t in ts]))
     say(f"{size} {dtype}: done")
 
 

@@ -33,14 +33,25 @@ class Row:
     max_ms: float
     gemm_gflop: float  # the GEMM FLOP count of one forward + backward, / 1e9
     gflop_s: float  # gemm_gflop / median
-    limit_ms: float  # the GEMM-bound limit: the model's GEMMs alone (gemm_step), timed interleaved
-    limit_fraction: float  # limit_ms / median_ms
+    limit_ms: float  # the GEMM-bound limit: the model's GEMMs alone (gemm_step), timed interleaved; its median
+    limit_fraction: float  # paired_median(limit samples / this row's samples): per repeat, then the median
     peak_fraction: float  # gflop_s / the square matmul peak
-    ratio: float | None  # median / the fastest peer's median
-    fastest_peer: str | None
+    ratio: float | None  # paired_median(this row's samples / the fastest peer's samples)
+    fastest_peer: str | None  # the peer with the smallest median
     agrees: bool | None
     max_rel_err: float | None
     compile_s: float | None = None
+    samples_ms: list[float] | None = None  # one per repeat, in repeat order (None in runs before they were kept)
+
+
+def paired_median(numerator, denominator) -> float:
+    """The median over repeats of numerator[r] / denominator[r]: two steps timed in the same repeat.
+
+    The machine's speed drifts between repeats (up to 1.8x between minutes here) and the two samples of a
+    repeat share the drift, so their ratio cancels it; the ratio of the two medians does not (the large
+    float64 RNN once read its GEMMs alone as slower than its whole step that way: 100.7% of the limit).
+    """
+    return float(np.median(np.asarray(numerator, float) / np.asarray(denominator, float)))
 
 
 @dataclass
@@ -171,8 +182,10 @@ def render_markdown(result: BenchResult) -> str:
     lines += ["", "## Results", "",
               ("ms: median (IQR) over the repeats. GFLOP/s: GEMM FLOPs only (`gradlab.bench.gemms`). "
                "% limit: the model's GEMMs run alone with NumPy (np.dot) at their own shapes (same dtype and "
-               "threads, timed interleaved with the implementations), divided by the median. "
-               "ratio: median / the fastest peer's median (JAX jit, torch fused, torch cell loop). "
+               "threads, timed as one more step of the interleaved repeats), divided by the implementation's time "
+               "in the same repeat; the median of those per-repeat ratios. "
+               "ratio: likewise the median over repeats of time / the fastest peer's time in the same repeat "
+               "(the fastest peer: the smallest median of JAX jit, torch fused, torch cell loop). "
                "agrees: max relative error against gradlab float64, within the dtype's tolerance.")]
     for size in dict.fromkeys(r.size for r in result.rows):
         rows = [r for r in result.rows if r.size == size]
