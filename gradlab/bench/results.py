@@ -196,7 +196,7 @@ def render_markdown(result: BenchResult) -> str:
             name = f"**{r.impl}**" if r.impl == "numpy" else r.impl
             agree = "–" if r.agrees is None else f"{'yes' if r.agrees else '**NO**'} ({r.max_rel_err:.0e})"
             lines.append(f"| {r.model} | {r.dtype} | {name} | {r.median_ms:.3g} | {r.q1_ms:.3g}–{r.q3_ms:.3g} | "
-                         f"{r.gflop_s:.1f} | {r.limit_fraction:.0%} | {_fmt(r.ratio, '.2f')} | {agree} | "
+                         f"{r.gflop_s:.1f} | {r.limit_fraction:.1%} | {_fmt(r.ratio, '.2f')} | {agree} | "
                          f"{_fmt(r.compile_s, '.2f')} |")
     if result.gemm_rates:
         lines += ["", "## GEMM rates (NumPy np.dot, each shape alone)", "",
@@ -264,7 +264,7 @@ def rich_tables(result: BenchResult) -> list:
             agree = "–" if r.agrees is None else "[green]yes[/]" if r.agrees else "[bold red]NO[/]"
             table.add_row(r.model, r.dtype, f"[bold]{r.impl}[/]" if r.impl == "numpy" else r.impl,
                           f"{r.median_ms:.3g}", f"{r.q1_ms:.3g}–{r.q3_ms:.3g}", f"{r.gflop_s:.1f}",
-                          f"{r.limit_fraction:.0%}", ratio, agree)
+                          f"{r.limit_fraction:.1%}", ratio, agree)
         tables.append(table)
     return tables
 

@@ -93,7 +93,6 @@ def release() -> None:
     _pool.buffers.clear()
 
 
-
 def returned(shapes: dict[str, tuple[int, ...]], dtype) -> dict[str, np.ndarray]:
     """Fresh uninitialised arrays for what a call hands back (its gradients): views of ONE new allocation.
 
