@@ -44,7 +44,8 @@ def _compile(spec: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tuple[str, 
 def infer_sizes(params: Mapping[str, np.ndarray], spec: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
     """Check ``params`` against the symbolic ``spec`` and return the sizes, e.g. {"D": 4, "H": 6, "V": 7}.
 
-    It runs on every call of a model (the messages are built only on failure).
+    It runs on every call of a model: the arrays' types, ranks and dtypes are checked every time, the sizes
+    are inferred once per spec and set of shapes (``_sizes``), and messages are built only on failure.
     """
     if not isinstance(params, Mapping):
         raise TypeError(f"params: expected a dict of numpy arrays, got {type(params).__name__}")
@@ -56,21 +57,29 @@ def infer_sizes(params: Mapping[str, np.ndarray], spec: Mapping[str, tuple[str, 
             + (f" (missing {missing})" if missing else "")
             + (f" (unexpected {extra})" if extra else "")
         )
-    compiled = _compile(tuple(spec.items()))
+    items = tuple(spec.items())
+    shapes = []
+    for (key, symbols), x in zip(items, (params[k] for k in spec)):
+        if not isinstance(x, np.ndarray) or x.ndim != len(symbols) or x.dtype.kind not in INEXACT_KINDS:
+            require_array(f"params[{key!r}]", x, ndim=len(symbols))  # raises, naming the argument
+        shapes.append(x.shape)
+    return dict(_sizes(items, tuple(shapes)))
+
+
+@functools.lru_cache(maxsize=256)
+def _sizes(spec: tuple[tuple[str, tuple[str, ...]], ...], shapes: tuple[tuple[int, ...], ...]) -> dict[str, int]:
+    """infer_sizes on the shapes of params, given in the order of ``spec``; raises (and caches nothing) on
+    a mismatch. The first array to name a letter sets it; every shape must then match."""
+    compiled = _compile(spec)
     sizes: dict[str, int] = {}
-    for key, parsed in compiled:
-        x = params[key]
-        if not isinstance(x, np.ndarray) or x.ndim != len(parsed) or x.dtype.kind not in INEXACT_KINDS:
-            require_array(f"params[{key!r}]", x, ndim=len(parsed))  # raises, naming the argument
-        for (mult, letter), actual in zip(parsed, x.shape):
+    for (_, parsed), shape in zip(compiled, shapes):
+        for (mult, letter), actual in zip(parsed, shape):
             if letter not in sizes and actual % mult == 0 and actual > 0:
                 sizes[letter] = actual // mult
-    for key, parsed in compiled:
+    for (key, parsed), shape, (_, symbols) in zip(compiled, shapes, spec):
         expected = tuple(mult * sizes.get(letter, -1) for mult, letter in parsed)
-        if params[key].shape != expected:
-            raise ValueError(
-                f"params[{key!r}]: expected shape ({', '.join(spec[key])}) = {expected}, got {params[key].shape}"
-            )
+        if shape != expected:
+            raise ValueError(f"params[{key!r}]: expected shape ({', '.join(symbols)}) = {expected}, got {shape}")
     return sizes
 
 
@@ -92,7 +101,14 @@ def check_sequence(xs, targets, D: int | None = None, V: int | None = None) -> t
 
 
 def check_target_range(targets: np.ndarray, V: int) -> None:
-    if targets.size == 0 or (targets.min() >= 0 and targets.max() < V):
+    """Raise ValueError naming the first (t, b) whose class index is outside [0, V)."""
+    if targets.size == 0:
+        return
+    signed = targets.dtype.kind == "i"
+    if not signed or V <= 1 << (8 * targets.dtype.itemsize - 1):  # one reduction for both bounds: seen as
+        if targets.view(targets.dtype.str.replace("i", "u")).max() < V:  # unsigned, a negative is >= 2**(bits-1) >= V
+            return
+    elif targets.min() >= 0:  # (V beyond the dtype's positive range: only the sign can be wrong)
         return
     bad = (targets < 0) | (targets >= V)
     if bad.any():

@@ -26,12 +26,15 @@ BPTT (the backward), with e_t = (p_t - y_t) W_hy the explicit dL_t/dh_t:
     dW_x = sum_t da_t^T x_t,  dW_h = sum_t da_t^T h_{t-1},  db = sum_t da_t,  dh0, dc0 = the last carries
 
 Only the recurrence loops over t; the input projection, the output layer and every weight gradient
-are single (T*B)-row GEMMs. Every function is dtype-generic (float32, float64, complex128): the
-sigmoid is written as (1 + tanh(a/2))/2, holomorphic and free of exp overflow.
+are single (T*B)-row GEMMs. Every function is dtype-generic (float32, float64, complex128).
 
 Speed (benchmarks/README.md has the measurements): the time loops write into preallocated arrays in
-place and allocate nothing. The forward activates all four gates with ONE tanh over 4H columns,
-tanh(a * half) * half + shift (``gate_constants``), which is ``activate`` to the last bit. The backward's
+place and allocate nothing. The forward activates all four gates with ONE exp over 4H columns:
+sigma(a) = 1/(1 + exp(-a)) and tanh(a) = 2 sigma(2a) - 1, so [i | f | g | o] = mult / (1 + exp(a * scale))
++ shift with the per-column constants of ``gate_constants`` (NumPy's float64 exp costs half its tanh).
+It keeps sigma's relative accuracy deep in saturation, and an exp overflow (a < -709 in float64, < -88 in
+float32) gives sigma = 0 and g = -1 without a warning; in complex128 such an a gives nan (the complex step
+needs pre-activations above -354). ``activate``, the reference, uses the tanh forms. The backward's
 loop is ``cell_backward`` in place, with the factors that do not depend on dh or dc
 (``local_derivatives``) computed a block of steps ahead.
 """
@@ -92,8 +95,9 @@ def activate(a: np.ndarray) -> np.ndarray:
 class GateConstants(NamedTuple):
     """Per-column constants (4H,) that treat the four gates in one NumPy call each (read-only)."""
 
-    half: np.ndarray  # [1/2 | 1/2 | 1 | 1/2]: activate(a) = tanh(a * half) * half + shift,
-    shift: np.ndarray  # [1/2 | 1/2 | 0 | 1/2]   as sigma(a) = (1 + tanh(a/2))/2
+    scale: np.ndarray  # [-1 | -1 | -2 | -1]: activate(a) = mult / (1 + exp(a * scale)) + shift,
+    mult: np.ndarray  # [1 | 1 | 2 | 1]        as sigma(a) = 1/(1 + exp(-a)) and
+    shift: np.ndarray  # [0 | 0 | -1 | 0]      tanh(a) = 2 sigma(2a) - 1
     is_sigmoid: np.ndarray  # [1 | 1 | 0 | 1]: gate_slopes = gates * (is_sigmoid - gates) + is_tanh
     is_tanh: np.ndarray  # [0 | 0 | 1 | 0]
 
@@ -102,7 +106,7 @@ class GateConstants(NamedTuple):
 def gate_constants(H: int, dtype) -> GateConstants:
     is_tanh = np.zeros(4 * H, dtype)
     is_tanh[2 * H:3 * H] = 1  # the g block
-    constants = GateConstants((1 + is_tanh) / 2, (1 - is_tanh) / 2, 1 - is_tanh, is_tanh)
+    constants = GateConstants(-1 - is_tanh, 1 + is_tanh, -is_tanh, 1 - is_tanh, is_tanh)
     for c in constants:
         c.setflags(write=False)
     return constants
@@ -170,28 +174,32 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tu
     (T, B), H = xs.shape[:2], h0.shape[1]
     dtype = np.result_type(xs, h0, c0, *params.values())
     k = gate_constants(H, dtype)
-    # activate(a) = tanh(a * half) * half + shift; a * half is taken in the weights and the input projection,
-    # once: halving is exact, so (h W^T) * half == h (W^T * half) bit for bit, and a step saves a call
-    W_h_T_half = transposed(params["W_h"], dtype, k.half)  # (H, 4H)
+    # activate(a) = mult / (1 + exp(a * scale)) + shift; a * scale is taken in the weights and the input
+    # projection, once: scaling by -1 or -2 is exact, so (h W^T) * scale == h (W^T * scale) bit for bit
+    W_h_T_scaled = transposed(params["W_h"], dtype, k.scale)  # (H, 4H)
     a_x = linear(xs, params["W_x"], params["b"])  # (T, B, 4H): x_t W_x^T + b for every t at once
-    a_x *= k.half
+    a_x *= k.scale
     hs, cs = workspace.empty((T + 1, B, H), dtype), workspace.empty((T + 1, B, H), dtype)
     gates, tanh_cs = workspace.empty((T, B, 4 * H), dtype), workspace.empty((T, B, H), dtype)
     ig = workspace.empty((B, H), dtype)  # scratch for i * g
-    # (B, 4H) copies of the per-column constants: NumPy multiplies and adds operands of the output's shape
-    # faster than a broadcast row (~1 us a call at B = 1, 1.5x at the large size; benchmarks/README.md)
-    half, shift = (np.broadcast_to(x, (B, 4 * H)).astype(dtype) for x in (k.half, k.shift))
+    # (B, 4H) copies of the per-column constants and a 0-d one: NumPy runs a ufunc faster on operands of
+    # the output's shape than on a broadcast row or a Python scalar (~1 us a call at B = 1, 1.5x at the
+    # large size; benchmarks/README.md)
+    mult, shift = (np.broadcast_to(x, (B, 4 * H)).astype(dtype) for x in (k.mult, k.shift))
+    one = np.ones((), dtype)
     hs[0], cs[0] = h0, c0
     steps = zip(hs[:-1], hs[1:], cs[:-1], cs[1:], gates, a_x, tanh_cs, *split_gates(gates))
-    for h_prev, h, c_prev, c, a, a_x_t, tanh_c, i, f, g, o in steps:
-        np.dot(h_prev, W_h_T_half, a)  # h_{t-1} W_h^T * half, written where the gates go
-        a += a_x_t  # a_t * half, a_t = x_t W_x^T + h_{t-1} W_h^T + b
-        np.tanh(a, a)
-        a *= half
-        a += shift  # [i | f | g | o] = activate(a_t), in place
-        np.multiply(f, c_prev, c)
-        c += np.multiply(i, g, ig)  # c_t = f * c_{t-1} + i * g
-        np.multiply(o, np.tanh(c, tanh_c), h)  # h_t = o * tanh(c_t)
+    with np.errstate(over="ignore"):  # exp(x) = inf where x >> 0 gives sigma = 0 and g = -1, as it should
+        for h_prev, h, c_prev, c, a, a_x_t, tanh_c, i, f, g, o in steps:
+            np.dot(h_prev, W_h_T_scaled, a)  # h_{t-1} W_h^T * scale, written where the gates go
+            a += a_x_t  # a_t * scale, a_t = x_t W_x^T + h_{t-1} W_h^T + b
+            np.exp(a, a)
+            a += one
+            np.divide(mult, a, a)
+            a += shift  # [i | f | g | o] = activate(a_t), in place
+            np.multiply(f, c_prev, c)
+            c += np.multiply(i, g, ig)  # c_t = f * c_{t-1} + i * g
+            np.multiply(o, np.tanh(c, tanh_c), h)  # h_t = o * tanh(c_t)
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
     return logits, LSTMCache(xs, hs, cs, gates, tanh_cs)
 

@@ -4,6 +4,7 @@ oracle test that plants a known mistake in the backward and must be caught."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -66,7 +67,7 @@ def oracle(name, theta, xs, targets):
 # --- conventions, pinned by hand -------------------------------------------------------------------
 
 def sigma(a):
-    return 1 / (1 + math.exp(-a))
+    return 1 / (1 + math.exp(-a)) if a >= 0 else math.exp(a) / (1 + math.exp(a))  # no overflow at a << 0
 
 
 def sigma_np(a):
@@ -85,6 +86,26 @@ def test_one_unit_follows_the_pytorch_gate_order_i_f_g_o():
     _, cache = lstm.forward(params, np.full((1, 1, 1), x), (np.full((1, 1), h0), np.full((1, 1), c0)))
     np.testing.assert_allclose([cache.cs[1, 0, 0], cache.hs[1, 0, 0]], [c1, h1])
     np.testing.assert_allclose(cache.gates[0, 0], [i, f, g, o])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gates_keep_their_relative_accuracy_deep_in_saturation_and_overflow_quietly(dtype):
+    """The forward's exp form: sigma(-30) = 9.36e-14 to full relative accuracy in i, f and o (the form
+    (1 + tanh(a/2))/2 gives 0 in float32 and a relative error of 1.7e-4 in float64); pre-activations of
+    -+1000 make exp overflow, which must give sigma = 0 and g = -1 silently; g = 2 sigma(2a) - 1 stays
+    within a few ulps of tanh(a) across its range (absolutely: its relative accuracy goes where g -> 0)."""
+    eps = np.finfo(dtype).eps
+    for a_i, a_f, a_g, a_o in ((-30.0, 30.0, 0.3, -30.0), (-1000.0, 1000.0, -1000.0, 1000.0),
+                               (0.0, -5.0, 1000.0, 5.0), (1.0, 2.0, 1e-3, -1.0), (3.0, -3.0, -2.5, 0.5)):
+        params = {"W_x": np.zeros((4, 1), dtype), "W_h": np.zeros((4, 1), dtype),
+                  "b": np.array([a_i, a_f, a_g, a_o], dtype), "W_hy": np.ones((2, 1), dtype),
+                  "b_y": np.zeros(2, dtype)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # an overflow RuntimeWarning under NumPy's default error state fails
+            _, cache = lstm.forward(params, np.zeros((1, 1, 1), dtype), np.zeros((1, 1), dtype))
+        i, f, g, o = cache.gates[0, 0]
+        np.testing.assert_allclose([i, f, o], [sigma(a_i), sigma(a_f), sigma(a_o)], rtol=4 * eps, atol=0)
+        assert abs(g - math.tanh(a_g)) <= 4 * eps, (a_g, g)
 
 
 def test_forget_bias_sets_only_the_f_block_and_the_default_is_pytorch_uniform():
