@@ -58,13 +58,16 @@ def cross_entropy_unchecked(logits: np.ndarray, targets: np.ndarray, reduction: 
     V = logits.shape[-1]
     shifted = workspace.empty(logits.shape, logits.dtype)  # a temporary of loss_and_grads, or fresh
     np.subtract(logits, logits.real.max(axis=-1, keepdims=True), out=shifted)  # (T, B, V), largest real part 0
-    rows, cols = np.arange(targets.size), targets.reshape(-1)
-    picked = shifted.reshape(-1, V)[rows, cols]  # o_t[y_t] - max, (T*B,): a copy, taken before the exp
+    flat = np.arange(0, targets.size * V, V)  # where each row's target sits in the flattened logits
+    # one flat index costs a third of indexing by (row, column) arrays; "unsafe" lets uint64 targets, already
+    # checked to lie in [0, V), add into the int64 offsets
+    np.add(flat, targets.reshape(-1), out=flat, casting="unsafe")
+    picked = shifted.reshape(-1).take(flat)  # o_t[y_t] - max, (T*B,): a copy, taken before the exp
     p = np.exp(shifted, out=shifted)  # one exp serves the loss and the gradient
     total = p.sum(axis=-1)  # (T, B)
     loss = (np.log(total).reshape(-1) - picked).sum()  # -sum log p_t[y_t]
     dlogits = np.divide(p, total[..., None], out=p)  # p_t, in place
-    dlogits.reshape(-1, V)[rows, cols] -= 1  # p_t - onehot(y_t), without building the one-hot
+    dlogits.reshape(-1)[flat] -= 1  # p_t - onehot(y_t), without building the one-hot
     if reduction == "mean":
         n = targets.size
         loss, dlogits = loss / n, np.divide(dlogits, n, out=dlogits)

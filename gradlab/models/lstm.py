@@ -50,7 +50,7 @@ import numpy as np
 from gradlab.models import workspace
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
 from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
-from gradlab.models.rnn import linear, outer_sum, output_backward, param_grads, reversed_blocks, transposed
+from gradlab.models.rnn import linear, outer_sum, output_backward, param_grads, reversed_blocks, tiled, transposed
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
 PARAM_SHAPES = {"W_x": ("4H", "D"), "W_h": ("4H", "H"), "b": ("4H",), "W_hy": ("V", "H"), "b_y": ("V",)}
@@ -183,10 +183,8 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tu
     gates, tanh_cs = workspace.empty((T, B, 4 * H), dtype), workspace.empty((T, B, H), dtype)
     ig = workspace.empty((B, H), dtype)  # scratch for i * g
     # (B, 4H) copies of the per-column constants and a 0-d one: NumPy runs a ufunc faster on operands of
-    # the output's shape than on a broadcast row or a Python scalar (~1 us a call at B = 1, 1.5x at the
-    # large size; benchmarks/README.md)
-    mult, shift = (np.broadcast_to(x, (B, 4 * H)).astype(dtype) for x in (k.mult, k.shift))
-    one = np.ones((), dtype)
+    # the output's shape than on a broadcast row or a Python scalar (~1 us a call at B = 1)
+    mult, shift, one = tiled(k.mult, B, dtype), tiled(k.shift, B, dtype), np.array(1, dtype)
     hs[0], cs[0] = h0, c0
     steps = zip(hs[:-1], hs[1:], cs[:-1], cs[1:], gates, a_x, tanh_cs, *split_gates(gates))
     with np.errstate(over="ignore"):  # exp(x) = inf where x >> 0 gives sigma = 0 and g = -1, as it should

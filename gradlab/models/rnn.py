@@ -78,6 +78,15 @@ def transposed(W: np.ndarray, dtype, scale=None) -> np.ndarray:
     return np.multiply(W.T, scale, out=out)
 
 
+def tiled(row: np.ndarray, B: int, dtype) -> np.ndarray:
+    """(n,) -> a (B, n) copy in ``dtype``: a per-column constant or bias with the shape of the loops' outputs,
+    on which NumPy's ufuncs take their fast path (a broadcast row costs ~1 us more per call at B = 1, and
+    1.5x at (64, 2048); benchmarks/README.md). (np.broadcast_to(...).astype(...) took 4.2 us, this 0.8.)"""
+    out = np.empty((B, row.shape[-1]), dtype)
+    out[...] = row
+    return out
+
+
 BLOCK_BYTES = 1 << 18  # per-step data a backward prepares ahead, per block of steps (about L2-sized)
 
 

@@ -20,6 +20,7 @@ last call's is kept until ``release()``.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 
@@ -103,10 +104,17 @@ def returned(shapes: dict[str, tuple[int, ...]], dtype) -> dict[str, np.ndarray]
     float64 (two gradients of 208 and 320 KB) had its heap grown and trimmed back every call, ~97 page
     faults and ~0.3 ms of system time of its ~1.7 ms (benchmarks/README.md).
     """
-    sizes = [math.prod(shape) for shape in shapes.values()]
-    block = np.empty(sum(sizes), dtype)
-    out, offset = {}, 0
-    for (key, shape), size in zip(shapes.items(), sizes):
-        out[key] = block[offset:offset + size].reshape(shape)
+    total, layout = _layout(tuple(shapes.items()))
+    block = np.empty(total, dtype)
+    return {key: block[start:stop].reshape(shape) for key, start, stop, shape in layout}
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[int, tuple[tuple[str, int, int, tuple], ...]]:
+    """((key, shape), ...) -> (total size, ((key, start, stop, shape), ...)): where each array sits in the block."""
+    layout, offset = [], 0
+    for key, shape in shapes:
+        size = math.prod(shape)
+        layout.append((key, offset, offset + size, shape))
         offset += size
-    return out
+    return offset, tuple(layout)

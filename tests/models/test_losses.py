@@ -25,6 +25,17 @@ def test_gradient_is_p_minus_y_and_equals_the_complex_step():
     assert float(loss) == pytest.approx(-np.sum(np.log(np.take_along_axis(p, targets[..., None], -1))))
 
 
+@pytest.mark.parametrize("dtype", ["i1", "u1", ">i4", "i8", "u8"])
+def test_every_integer_dtype_of_targets_gives_the_same_loss_and_gradient(dtype):
+    """Targets index the logits through one flat int64 index; uint64 does not add into int64 by default."""
+    rng = np.random.default_rng(1)
+    logits, targets = rng.standard_normal((3, 2, 5)), rng.integers(0, 5, (3, 2))
+    loss, dlogits = softmax_cross_entropy(logits, targets)
+    loss_d, dlogits_d = softmax_cross_entropy(logits, targets.astype(dtype))
+    assert loss_d == loss
+    np.testing.assert_array_equal(dlogits_d, dlogits)
+
+
 def test_the_twin_a_gradient_of_p_alone_is_not_the_gradient():
     logits, targets = np.zeros((1, 1, 3)), np.array([[2]])
     cs = finite_diff.complex_step(lambda th: softmax_cross_entropy(th["o"], targets)[0], {"o": logits})["o"]
