@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from gradlab.models.losses import log_softmax, one_hot, softmax_cross_entropy
 from gradlab.compare import compare
+from gradlab.models.losses import log_softmax, one_hot, softmax_cross_entropy
 from gradlab.oracles import finite_diff
 from gradlab.tolerances import tolerance
 

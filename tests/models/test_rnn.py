@@ -107,7 +107,7 @@ def test_permuting_the_batch_permutes_h0_grads_and_keeps_parameter_grads():
 
 def test_splitting_a_sequence_and_carrying_the_state_gives_the_same_logits():
     params, xs, _, h0 = _problem()
-    logits, cache = rnn.forward(params, xs, h0)
+    logits, _cache = rnn.forward(params, xs, h0)
     first, c1 = rnn.forward(params, xs[:2], h0)
     second, _ = rnn.forward(params, xs[2:], c1.hs[-1])
     np.testing.assert_array_equal(np.concatenate([first, second]), logits)
@@ -198,17 +198,17 @@ def test_rtrl_refuses_sizes_it_cannot_hold():
 def test_bad_inputs_name_the_argument_and_both_shapes():
     params, xs, targets, h0 = _problem()
     cases = [
-        (dict(targets=targets + SIZES.V), ValueError, r"targets: expected class indices in \[0, V\) = \[0, 6\), got"),
-        (dict(targets=targets[:-1]), ValueError, r"targets: expected shape \(T, B\) = \(4, 3\) to match xs, got \(3, 3\)"),
-        (dict(targets=targets.astype(float)), TypeError, "targets: expected an integer dtype, got float64"),
-        (dict(h0=h0[:, :-1]), ValueError, r"h0: expected shape \(B, H\) = \(3, 5\), got \(3, 4\)"),
-        (dict(xs=xs[..., :-1]), ValueError, r"xs: expected last dimension D = 2 \(from the params\), got shape"),
-        (dict(xs=xs[0]), ValueError, r"xs: expected a 3-D array \(T, B, D\), got shape \(3, 2\)"),
-        (dict(xs=xs.tolist()), TypeError, "xs: expected a numpy array"),
-        (dict(params={**params, "W_hh": params["W_hh"][:, :-1]}), ValueError,
+        ({"targets": targets + SIZES.V}, ValueError, r"targets: expected class indices in \[0, V\) = \[0, 6\), got"),
+        ({"targets": targets[:-1]}, ValueError, r"targets: expected shape \(T, B\) = \(4, 3\) to match xs, got \(3, 3\)"),
+        ({"targets": targets.astype(float)}, TypeError, "targets: expected an integer dtype, got float64"),
+        ({"h0": h0[:, :-1]}, ValueError, r"h0: expected shape \(B, H\) = \(3, 5\), got \(3, 4\)"),
+        ({"xs": xs[..., :-1]}, ValueError, r"xs: expected last dimension D = 2 \(from the params\), got shape"),
+        ({"xs": xs[0]}, ValueError, r"xs: expected a 3-D array \(T, B, D\), got shape \(3, 2\)"),
+        ({"xs": xs.tolist()}, TypeError, "xs: expected a numpy array"),
+        ({"params": {**params, "W_hh": params["W_hh"][:, :-1]}}, ValueError,
          r"params\['W_hh'\]: expected shape \(H, H\) = \(5, 5\), got \(5, 4\)"),
-        (dict(params={k: v for k, v in params.items() if k != "b_y"}), ValueError, r"missing \['b_y'\]"),
-        (dict(params={**params, "b_h": params["b_h"].astype(int)}), TypeError,
+        ({"params": {k: v for k, v in params.items() if k != "b_y"}}, ValueError, r"missing \['b_y'\]"),
+        ({"params": {**params, "b_h": params["b_h"].astype(int)}}, TypeError,
          r"params\['b_h'\]: expected a float or complex dtype, got int"),
     ]
     for change, error, message in cases:
