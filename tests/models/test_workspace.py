@@ -1,5 +1,8 @@
 """gradlab/models/workspace.py: memory kept between calls, and the contract that nothing returned is in it."""
 
+import platform
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -224,3 +227,45 @@ def test_the_aliasing_check_catches_a_returned_buffer(monkeypatch):
 
     with pytest.raises(AssertionError, match="overwrote"):
         results_survive_the_next_call(leaky, (1.0,), (2.0,))
+
+
+FAULTS_SCRIPT = """
+import resource, sys
+import numpy as np
+from gradlab.models import workspace
+from gradlab.models.registry import get
+from gradlab.models.sizes import Sizes
+workspace.MALLOC_PRIME_BYTES = int(sys.argv[1])
+model = get("lstm")
+theta, xs, targets = model.random_problem(Sizes(25, 1, 65, 100, 65), seed=0)
+for _ in range(20):
+    model.grads(theta, xs, targets)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(50):
+    model.grads(theta, xs, targets)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 50)
+"""
+
+
+def faults_per_call(prime_bytes: int) -> float:
+    """Minor page faults per teaching-size float64 LSTM call, in a fresh process that runs nothing else
+    (this one has freed large arrays already, which primes glibc the same way)."""
+    run = subprocess.run([sys.executable, "-c", FAULTS_SCRIPT, str(prime_bytes)], capture_output=True, text=True,
+                         timeout=120, check=True)
+    return float(run.stdout.strip())
+
+
+glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's dynamic malloc thresholds")
+
+
+@glibc_only
+def test_a_small_call_in_a_numpy_only_process_does_not_fault_its_heap_back_in():
+    """After prime_malloc, glibc keeps the ~1.1 MB the call grows its heap by instead of trimming it."""
+    assert faults_per_call(workspace.MALLOC_PRIME_BYTES) < 5
+
+
+@glibc_only
+def test_twin_without_priming_the_heap_is_trimmed_and_faulted_back_every_call():
+    """The case prime_malloc exists for (114 faults per call when measured): if glibc ever stops trimming
+    here on its own, this twin says the priming is no longer what keeps the faults away."""
+    assert faults_per_call(0) > 50
