@@ -130,6 +130,28 @@ def test_the_result_renders_as_markdown_and_survives_a_json_round_trip(tiny_run,
     assert len(bench.rich_tables(tiny_run)) == 1
 
 
+def test_a_result_records_the_commit_and_the_command_that_made_it(tiny_run):
+    """README quotes the committed run "with the command that made it": the result carries both."""
+    code = tiny_run.machine["code"]
+    assert len(code["commit"]) == 40 and isinstance(code["dirty"], bool)  # the tests run from a git checkout
+    text = tiny_run.to_markdown()
+    assert f"gradlab at commit {code['commit'][:12]}" in text and f"`{tiny_run.machine['command']}`" in text
+    older = bench.BenchResult.from_dict({**json.loads(tiny_run.to_json()),
+                                         "machine": {k: v for k, v in tiny_run.machine.items()
+                                                     if k not in ("code", "command")}})
+    assert "code and command" not in older.to_markdown()  # results written before these fields still render
+
+
+def test_the_command_reads_as_typed_with_the_blas_variables_in_front(monkeypatch):
+    from gradlab.bench.timing import command_line
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Sandybridge")
+    monkeypatch.delenv("OPENBLAS_L2_SIZE", raising=False)
+    assert command_line(["/venv/bin/gradlab", "bench", "--threads", "1,2"]) == (
+        "OPENBLAS_CORETYPE=Sandybridge gradlab bench --threads 1,2")
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    assert command_line(["benchmarks/bptt.py", "--out", "a b"]).endswith("benchmarks/bptt.py --out 'a b'")
+
+
 def _row(model, size, dtype, impl, median, ratio=None, limit_fraction=0.5):
     return Row(model, size, dtype, impl, TINY._asdict(), 1, 3, median, median, median, median, median, 1.0, 1.0,
                limit_fraction * median, limit_fraction, 0.5, ratio, "torch-fused", True, 0.0)

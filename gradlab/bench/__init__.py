@@ -70,7 +70,9 @@ from gradlab.bench.results import (
     write,
 )
 from gradlab.bench.sweeps import cache_bytes, memory_table, peak_bytes, scaling_exponents, scaling_sweep
-from gradlab.bench.timing import BLAS_ENV, Progress, Threads, blas_label, machine_info, time_interleaved
+from gradlab.bench.timing import (
+    BLAS_ENV, Progress, Threads, blas_label, command_line, machine_info, time_interleaved,
+)
 from gradlab.models.registry import get
 from gradlab.models.sizes import Sizes
 
@@ -229,6 +231,8 @@ def run_full(out_dir: str | Path | None = RESULTS_DIR, quick: bool = False, mode
             subprocess.run(child, env=env, check=True)
             results.append(BenchResult.from_dict(json.loads(path.read_text())))
     main, main.others = results[0], results[1:]
+    for r in results:  # the children ran "python -m gradlab.bench --json-out ...": record what was typed
+        r.machine["command"] = command_line(sys.argv)
     if len(variants) == len(counts):
         main.notes.append("OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are not set in this environment, so a run with "
                           "them 'as set' would repeat the main configuration: it was not run")

@@ -169,6 +169,11 @@ def render_markdown(result: BenchResult) -> str:
          f"{_load(m.get('loadavg_start'))} at the start, {_load(m.get('loadavg_end'))} at the end"),
         f"- BLAS environment: {result.label}; " + ", ".join(f"{k}={v}" for k, v in m["env"].items()),
     ]
+    if m.get("command"):
+        code = m.get("code")
+        at = ("gradlab at an unknown commit (not a git checkout)" if not code else
+              f"gradlab at commit {code['commit'][:12]}" + (" with uncommitted changes" if code["dirty"] else ""))
+        lines.append(f"- code and command: {at}; `{m['command']}`")
     ts = targets(result)
     if ts:
         lines += ["", "## Targets (NumPy rows; measured, never asserted)", "",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import os
 import platform
+import shlex
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -79,6 +81,7 @@ def machine_info(threads: int) -> dict[str, Any]:
         "env": {k: os.environ.get(k) for k in (*BLAS_ENV, "OPENBLAS_NUM_THREADS", "XLA_FLAGS")},
         "cpu_affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
     }
+    info["code"], info["command"] = code_version(), command_line(sys.argv)
     for name in ("jax", "torch"):
         if importable(name):
             info[name] = __import__(name).__version__
@@ -91,6 +94,30 @@ def machine_info(threads: int) -> dict[str, Any]:
     except ImportError:
         info["blas"] = "threadpoolctl not installed: pip install threadpoolctl to record the BLAS kernel"
     return info
+
+
+def code_version() -> dict[str, Any] | None:
+    """{"commit": the git HEAD of gradlab's checkout, "dirty": whether tracked files differ from it}, or None
+    when gradlab does not run from a git checkout (an installed wheel) or git is missing."""
+    root = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, check=True).stdout.strip()
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return {"commit": head, "dirty": bool(status.strip())}
+
+
+def command_line(argv: list[str]) -> str:
+    """The command that ran, as one would type it: the BLAS variables set in the environment, then argv
+    (``gradlab`` for the console script, ``python -m gradlab.bench`` for the module)."""
+    program = Path(argv[0]).name if argv else "python"
+    script = os.path.relpath(argv[0]) if argv and not os.path.relpath(argv[0]).startswith("..") else (argv or [""])[0]
+    words = ["gradlab"] if program == "gradlab" else [Path(sys.executable).name, script] if argv else [program]
+    env = [f"{k}={os.environ[k]}" for k in BLAS_ENV if k in os.environ]
+    return shlex.join([*env, *words, *argv[1:]])
 
 
 def idlest_cpus(n: int, among: set[int], sample_s: float = 0.3) -> set[int]:
