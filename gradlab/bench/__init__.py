@@ -71,7 +71,13 @@ from gradlab.bench.results import (
 )
 from gradlab.bench.sweeps import cache_bytes, memory_table, peak_bytes, scaling_exponents, scaling_sweep
 from gradlab.bench.timing import (
-    BLAS_ENV, Progress, Threads, blas_label, command_line, machine_info, time_interleaved,
+    BLAS_ENV,
+    Progress,
+    Threads,
+    blas_label,
+    command_line,
+    machine_info,
+    time_interleaved,
 )
 from gradlab.models.registry import get
 from gradlab.models.sizes import Sizes
