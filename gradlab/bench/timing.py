@@ -113,10 +113,14 @@ def code_version() -> dict[str, Any] | None:
 def command_line(argv: list[str]) -> str:
     """The command that ran, as one would type it: the BLAS variables set in the environment, then argv
     (``gradlab`` for the console script, ``python -m gradlab.bench`` for the module)."""
-    program = Path(argv[0]).name if argv else "python"
-    script = os.path.relpath(argv[0]) if argv and not os.path.relpath(argv[0]).startswith("..") else (argv or [""])[0]
-    words = ["gradlab"] if program == "gradlab" else [Path(sys.executable).name, script] if argv else [program]
     env = [f"{k}={os.environ[k]}" for k in BLAS_ENV if k in os.environ]
+    if not argv:
+        return shlex.join([*env, "python"])
+    if Path(argv[0]).name == "gradlab":
+        words = ["gradlab"]
+    else:  # a script: relative to the working directory when it lies below it
+        script = os.path.relpath(argv[0])
+        words = [Path(sys.executable).name, argv[0] if script.startswith("..") else script]
     return shlex.join([*env, *words, *argv[1:]])
 
 

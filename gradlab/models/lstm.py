@@ -32,9 +32,9 @@ Speed (benchmarks/README.md has the measurements): the time loops write into pre
 place and allocate nothing. The forward activates all four gates with ONE exp over 4H columns:
 sigma(a) = 1/(1 + exp(-a)) and tanh(a) = 2 sigma(2a) - 1, so [i | f | g | o] = mult / (1 + exp(a * scale))
 + shift with the per-column constants of ``gate_constants`` (NumPy's float64 exp costs half its tanh).
-It keeps sigma's relative accuracy deep in saturation, and an exp overflow (a < -709 in float64, < -88 in
-float32) gives sigma = 0 and g = -1 without a warning; in complex128 such an a gives nan (the complex step
-needs pre-activations above -354). ``activate``, the reference, uses the tanh forms. The backward's
+It keeps sigma's relative accuracy deep in saturation, and an exp overflow (a below -709 for i, f, o and
+-354 for g in float64; -88 and -44 in float32) gives sigma = 0 and g = -1 without a warning; in complex128
+such an a gives nan (the complex step needs pre-activations above -354). ``activate``, the reference, uses the tanh forms. The backward's
 loop is ``cell_backward`` in place, with the factors that do not depend on dh or dc
 (``local_derivatives``) computed a block of steps ahead.
 """
