@@ -33,7 +33,7 @@ def sweep(problems: int, dtype: str, seed: int = 0) -> dict[str, float]:
                      .astype(dtype) for n, v in theta.items()}
             theta64 = {n: v.astype(np.float64) for n, v in theta.items()}
             _, ours = model.grads(theta, xs, targets)
-            loss = lambda th: model.loss(th, xs.astype(th["h0"].dtype), targets)  # noqa: E731
+            loss = lambda th: model.loss(th, xs.astype(th["h0"].dtype), targets)  # noqa: B023 (used in this pass)
             oracles = {
                 "jax-reverse": jax_models.reverse(model.name, theta64, xs, targets)[1],
                 "complex-step": finite_diff.complex_step(loss, theta64),

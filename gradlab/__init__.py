@@ -15,5 +15,5 @@ from gradlab.models.sizes import Sizes
 from gradlab.tolerances import Tolerance, tolerance
 
 __version__ = "0.1.0"
-__all__ = ["MODELS", "GradReport", "Model", "Sizes", "Tolerance", "compare", "compare_all", "get_model",
-           "tolerance", "__version__"]
+__all__ = ["MODELS", "GradReport", "Model", "Sizes", "Tolerance", "__version__", "compare", "compare_all",
+           "get_model", "tolerance"]

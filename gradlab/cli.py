@@ -229,7 +229,7 @@ def doctor(
 
 @app.command(epilog="Examples:  gradlab derive | gradlab derive rnn_bias | gradlab derive rnn_bias --latex")
 def derive(
-    names: list[str] = typer.Argument(None, help="Derivation scripts to run (default: all)."),
+    names: list[str] = typer.Argument(None, help="Derivation scripts to run (default: all)."),  # noqa: B008
     latex: bool = typer.Option(False, "--latex", help="Emit the identities as LaTeX for course notes."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
 ):

@@ -43,7 +43,7 @@ def _jax(kind: str):
 def _oracle_grads(model: Model, oracle: str, theta64: dict, xs64, targets, probe) -> dict[str, np.ndarray]:
     from gradlab.oracles import finite_diff
 
-    loss = lambda th: model.loss(th, xs64, targets)  # noqa: E731
+    loss = lambda th: model.loss(th, xs64, targets)
     if oracle == "jax-reverse":
         return _jax("reverse")(model.name, theta64, xs64, targets)[1]
     if oracle == "jax-forward":

@@ -46,7 +46,7 @@ def problems(draw, models=tuple(MODELS), dtypes=("float64",), max_T=12, max_B=4,
     return model, theta, xs, targets
 
 
-def fixed_problem(model: Model, sizes=Sizes(4, 2, 3, 5, 6), seed=1, dtype=np.float64):
+def fixed_problem(model: Model, sizes=Sizes(4, 2, 3, 5, 6), seed=1, dtype=np.float64):  # noqa: B008 (immutable)
     """A moderate, non-saturating problem where every catalogued mistake shows (for the twins)."""
     return (model, *model.random_problem(sizes, seed=seed, dtype=dtype))
 

@@ -12,18 +12,18 @@ equations (DESIGN.md), so a bug in one is not copied into the other.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import jax
 
-jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_enable_x64", True)  # before the imports below, so that they see float64 enabled
 
-import jax.numpy as jnp  # noqa: E402  (after enabling x64)
-import numpy as np  # noqa: E402
-from jax import lax  # noqa: E402
-from jax.flatten_util import ravel_pytree  # noqa: E402
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.flatten_util import ravel_pytree
 
-from gradlab.models._checks import require_array  # noqa: E402  (validation only, not the NumPy models)
+from gradlab.models._checks import require_array  # validation only, not the NumPy models
 
 
 def cross_entropy_sum(logits: jnp.ndarray, targets: jnp.ndarray) -> jnp.ndarray:
@@ -104,7 +104,7 @@ def _loss(model: str) -> Callable:
     return LOSSES[model]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _value_and_grad(model: str) -> Callable:
     return jax.jit(jax.value_and_grad(_loss(model)))
 

@@ -65,7 +65,7 @@ def test_jax_forward_mode_catches_a_mutated_backward(mistake):
 
 
 def test_forward_mode_probes_only_the_requested_entries():
-    model, theta, xs, targets = fixed_problem(MODELS["rnn"])
+    _model, theta, xs, targets = fixed_problem(MODELS["rnn"])
     theirs = jax_models.forward("rnn", theta, xs, targets, probe={"W_hh": [0, 7], "b_y": None})
     assert set(theirs) == {"W_hh", "b_y"}
     assert np.isfinite(theirs["W_hh"].ravel()[[0, 7]]).all()
@@ -79,7 +79,7 @@ def test_unknown_model_names_the_valid_ones():
 
 
 def test_bad_arguments_are_named():
-    model, theta, xs, targets = fixed_problem(MODELS["rnn"])
+    _model, theta, xs, targets = fixed_problem(MODELS["rnn"])
     with pytest.raises(ValueError, match=r"xs: expected a 3-D array \(T, B, D\), got shape"):
         jax_models.reverse("rnn", theta, xs[0], targets)
     with pytest.raises(TypeError, match="targets: expected an integer dtype, got float64"):
