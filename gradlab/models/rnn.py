@@ -23,7 +23,8 @@ are single (T*B)-row GEMMs. Every function is dtype-generic (float32, float64, c
 
 Speed (benchmarks/README.md has the measurements): inside the time loops every array is preallocated
 and every step writes in place (``out=``; np.dot's passed positionally, 0.3 us a call less than by
-keyword), so a step is three NumPy calls and allocates nothing; what does not depend on the recurrence
+keyword), so a step is three NumPy calls and allocates nothing; h W_hh^T multiplies by the transposed
+view W_hh.T (BLAS reads it as it is; no transposed copy); what does not depend on the recurrence
 (tanh' = 1 - h^2 for all t) is computed once, outside the loop. The returned gradients are views of one
 fresh allocation (``param_grads``), written with ``out=``.
 """
@@ -69,7 +70,8 @@ def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> np.ndar
 def transposed(W: np.ndarray, dtype, scale=None) -> np.ndarray:
     """W^T (in, out) copied C-contiguous in ``dtype``, times ``scale`` when given (exact factors such as the
     gates' halvings or negations, broadcast over the out axis): the layout np.dot is fastest on in the time
-    loops. A temporary of the call (workspace memory inside ``workspace.reusing()``).
+    loops at the LSTM's and GRU's widths (the RNN's H x H product runs as fast on the view W.T, which needs
+    no copy; benchmarks/README.md). A temporary of the call (workspace memory inside ``workspace.reusing()``).
     """
     out = workspace.empty(W.shape[::-1], dtype)
     if scale is None:
@@ -135,7 +137,7 @@ def forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, R
 def _forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, RNNCache]:
     """forward, on arguments already checked."""
     dtype = np.result_type(xs, h0, *params.values())
-    W_hh_T = transposed(params["W_hh"], params["W_hh"].dtype)
+    W_hh_T = params["W_hh"].T  # a view: np.dot hands BLAS the transposed layout, no copy
     a = linear(xs, params["W_xh"], params["b_h"])  # (T, B, H): x_t W_xh^T + b_h for every t at once
     hs = workspace.empty((xs.shape[0] + 1, *h0.shape), dtype)
     hs[0] = h0
