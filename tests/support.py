@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -20,6 +22,11 @@ SCALES = (0.1, 1.0, 3.0)  # 3.0 saturates tanh and the gates
 # That is a problem's conditioning, not a wrong gradient. (The extreme draws Hypothesis shrinks to, every
 # entry at the bound, have norm scale * sqrt(H), which is why the cap is on the norm.)
 RECURRENT = ("W_hh", "W_h")
+
+
+def sigma(a: float) -> float:
+    """The logistic function in plain floats, without overflow at a << 0: the hand-pinned reference."""
+    return 1 / (1 + math.exp(-a)) if a >= 0 else math.exp(a) / (1 + math.exp(a))
 
 
 def cap_norm(W: np.ndarray, bound: float = 1.0) -> np.ndarray:

@@ -104,11 +104,12 @@ def check_target_range(targets: np.ndarray, V: int) -> None:
     """Raise ValueError naming the first (t, b) whose class index is outside [0, V)."""
     if targets.size == 0:
         return
-    signed = targets.dtype.kind == "i"
-    if not signed or V <= 1 << (8 * targets.dtype.itemsize - 1):  # one reduction for both bounds: seen as
-        if targets.view(targets.dtype.str.replace("i", "u")).max() < V:  # unsigned, a negative is >= 2**(bits-1) >= V
+    # One reduction for both bounds: seen as unsigned, a negative index reads >= 2**(bits-1), which is >= V
+    # unless V exceeds the dtype's positive range; then every value is < V and only the sign can be wrong.
+    if targets.dtype.kind != "i" or V <= 1 << (8 * targets.dtype.itemsize - 1):
+        if targets.view(targets.dtype.str.replace("i", "u")).max() < V:
             return
-    elif targets.min() >= 0:  # (V beyond the dtype's positive range: only the sign can be wrong)
+    elif targets.min() >= 0:
         return
     bad = (targets < 0) | (targets >= V)
     if bad.any():

@@ -123,11 +123,11 @@ def returned(shapes: dict[str, tuple[int, ...]], dtype) -> dict[str, np.ndarray]
     """Fresh uninitialised arrays for what a call hands back (its gradients): views of ONE new allocation.
 
     Not kept memory: every call gets new arrays, which the caller owns. One allocation rather than one per
-    parameter is what lets glibc keep reusing the memory: freeing a block that was mmapped raises its
-    mmap and trim thresholds to that block's size, so from the second call on the whole block comes from,
-    and goes back to, the heap. Separate blocks kept it below them instead: the teaching-size LSTM in
-    float64 (two gradients of 208 and 320 KB) had its heap grown and trimmed back every call, ~97 page
-    faults and ~0.3 ms of system time of its ~1.7 ms (benchmarks/README.md).
+    parameter: freeing a block that was mmapped raises glibc's mmap and trim thresholds to that block's
+    size, so from the second call on the whole block comes from, and goes back to, the heap. That alone
+    ended the teaching-size float64 LSTM's page faults only where the thresholds were already high enough
+    for the rest of the call's heap; ``prime_malloc`` (module docstring) makes that so in every process
+    (benchmarks/README.md, fourth and fifth rounds).
     """
     total, layout = _layout(tuple(shapes.items()))
     block = np.empty(total, dtype)

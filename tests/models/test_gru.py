@@ -19,6 +19,7 @@ from gradlab.models.sizes import Sizes
 from gradlab.oracles import finite_diff, jax_models
 from gradlab.tolerances import tolerance
 from tests import support
+from tests.support import sigma
 
 NAMES = ("gru", "gru-cho")
 RESET = {"gru": "after", "gru-cho": "before"}
@@ -68,10 +69,6 @@ def oracle(oracle_name, name, theta, xs, targets):
 
 
 # --- conventions, pinned by hand -------------------------------------------------------------------
-
-def sigma(a):
-    return 1 / (1 + math.exp(-a)) if a >= 0 else math.exp(a) / (1 + math.exp(a))  # no overflow at a << 0
-
 
 def one_unit(b_hn):
     """H = D = 1: rows r, z, n with all-different numbers; the logits are h_1 itself (W_hy = 1)."""

@@ -18,6 +18,7 @@ from gradlab.models.sizes import Sizes
 from gradlab.oracles import finite_diff, jax_models
 from gradlab.tolerances import tolerance
 from tests import support
+from tests.support import sigma
 
 MODEL = registry.get("lstm")
 EXAMPLES = settings(max_examples=10, deadline=None)  # each new shape costs one JAX compile (~1 s)
@@ -65,10 +66,6 @@ def oracle(name, theta, xs, targets):
 
 
 # --- conventions, pinned by hand -------------------------------------------------------------------
-
-def sigma(a):
-    return 1 / (1 + math.exp(-a)) if a >= 0 else math.exp(a) / (1 + math.exp(a))  # no overflow at a << 0
-
 
 def sigma_np(a):
     return 1 / (1 + np.exp(-a))
