@@ -36,7 +36,8 @@ are single (T*B)-row GEMMs. Dtype-generic (float32, float64, complex128). The ga
 nan: the complex step needs pre-activations above -709, as any test of it has.) Speed: the time loops write
 into preallocated arrays in place and allocate nothing (benchmarks/README.md has the measurements);
 reset="after" keeps q_t = h_{t-1} W_hn^T + b_hn from the forward, so the backward needs no extra GEMM;
-the backward computes the factors that do not depend on dh (``local_derivatives``) a block of steps ahead. The cache records the
+the backward computes the factors that do not depend on dh a block of steps ahead (``after_factors``,
+``local_derivatives``), so that a step under reset="after" is four NumPy calls (``_backward_after``). The cache records the
 convention that made it, so ``backward`` needs no flag; the registry lists the two conventions as
 the models "gru" and "gru-cho" through ``convention(reset)``.
 """
@@ -155,7 +156,7 @@ def _steps_after(W_h, b_h, a_x, hs, gates, sign) -> np.ndarray:
     ``a_x`` has its r, z columns negated, and so has the W_h^T the steps use (``sign``). Every step writes
     in place into preallocated arrays; W_h^T is made contiguous because np.dot is fastest on it.
     """
-    (T, B), H = hs.shape[:2], hs.shape[-1]
+    (T, B), H = a_x.shape[:2], hs.shape[-1]
     W_h_T = transposed(W_h, hs.dtype, sign)  # (H, 3H), the r, z columns negated
     q = workspace.empty((T, B, H), hs.dtype)
     a_h = workspace.empty((B, 3 * H), hs.dtype)  # [-a_hr | -a_hz | h W_hn^T] of one step
@@ -210,44 +211,108 @@ def recurrence_backward(params: dict, cache: GRUCache, e: np.ndarray):
 
     Under reset="before" b_h sits beside b_x in every row, and da_h is da_x (the same array).
     """
-    reset = check_reset(cache.reset)
     W_h, hs = params["W_h"], cache.hs
+    if check_reset(cache.reset) == "before":
+        return _backward_before(W_h, cache, e)
+    H = hs.shape[-1]  # q from the forward; a cache made by the other convention has none
+    q = cache.q if cache.q is not None else linear(hs[:-1], W_h[2 * H:], params["b_h"][2 * H:])
+    return _backward_after(W_h, cache, q, e)
+
+
+def _backward_after(W_h: np.ndarray, cache: GRUCache, q: np.ndarray, e: np.ndarray):
+    """recurrence_backward under reset "after": four NumPy calls a step.
+
+    Every hidden-side quantity of a step is dh_t times a factor that does not depend on dh_t, and so is the
+    part of dh_{t-1} that skips W_h. With g_t = [dr_d dn_dh | dz_dh | r dn_dh | z] (B, 4, H), the step is
+
+        dh_t = e_t + dh_next;   y_t = dh_t * g_t = [da_r | da_z | dq | dh_t z];   dh_next = dh_t z + da_h W_h
+
+    with da_h = [da_r | da_z | dq] the first three blocks of y_t. The input side's da_n = dh_t dn_dh is taken
+    for a block of steps at once, after them.
+    """
+    (T, B, H), hs = e.shape, cache.hs
+    dtype = np.result_type(e, cache.gates, W_h)
+    dh = workspace.empty((T, B, 1, H), dtype)  # dL/dh_t, the total
+    y = workspace.empty((T, B, 4, H), dtype)
+    da_h, dh_z = y[:, :, :3].reshape(T, B, 3 * H), y[:, :, 3:]  # (T, B, 3H) and (T, B, 1, H) views
+    da_x = workspace.empty((T, B, 3 * H), dtype)
+    dh_next = np.zeros((B, 1, H), dtype)  # 0 after the last step; dL/dh0 at the end (returned)
+    scratch = workspace.empty((B, H), dtype)  # da_h W_h (np.dot writes a contiguous 2-D array)
+    scratch_1 = scratch[:, None]  # (B, 1, H): the shape of dh_next
+    blocks = reversed_blocks(T, y[0].nbytes)
+    g = workspace.empty((blocks[0][1] - blocks[0][0], B, 4, H), dtype)
+    dn_dh = workspace.empty(g.shape[:2] + (H,), dtype)
+    for t0, t1 in blocks:
+        g_block, dn_dh_block = after_factors(cache.gates[t0:t1], hs[t0:t1], q[t0:t1], g[:t1 - t0], dn_dh[:t1 - t0])
+        steps = [x[t0:t1][::-1] for x in (e[:, :, None], dh, y, da_h, dh_z)]
+        for e_t, dh_t, y_t, da_h_t, dh_z_t, g_t in zip(*steps, g_block[::-1]):  # t = t1-1, ..., t0
+            np.add(e_t, dh_next, dh_t)  # the direct term plus everything that flows back from h_{t+1}
+            np.multiply(dh_t, g_t, y_t)  # [da_r | da_z | dq | dh z]
+            np.dot(da_h_t, W_h, scratch)  # through a_h = h_{t-1} W_h^T + b_h
+            np.add(dh_z_t, scratch_1, dh_next)  # dh_{t-1} = dh z + da_h W_h
+        np.multiply(dh[t0:t1, :, 0], dn_dh_block, da_x[t0:t1, :, 2 * H:])  # da_n = dh dn_dh, input side
+    da_x[..., :2 * H] = da_h[..., :2 * H]  # da_r, da_z: the same on both sides
+    return da_x, da_h, dh_next[:, 0]
+
+
+def after_factors(gates: np.ndarray, h_prev: np.ndarray, q: np.ndarray, g: np.ndarray | None = None,
+                  dn_dh: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """_backward_after's factors for any leading shape (...), from the activated gates (..., 3H), h_{t-1} and q
+    (..., H): written into g and dn_dh when given,
+
+        g = [q r (1 - r) dn_dh | (h_{t-1} - n) z (1 - z) | r dn_dh | z]  (..., 4, H),   dn_dh = (1 - z)(1 - n^2)
+
+    (da_r, da_z, dq and the skip term per unit dh_t: local_derivatives' dr_d dn_dh, dz_dh, r dn_dh, with x = q).
+    Ten NumPy calls, the r and z blocks side by side where they can be.
+    """
+    H = gates.shape[-1] // 3
+    rz, r, z, n = gates[..., :2 * H], gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:]
+    if g is None:
+        g = np.empty((*n.shape[:-1], 4, H), np.result_type(gates, h_prev, q))
+    if dn_dh is None:
+        dn_dh = np.empty(n.shape, g.dtype)
+    slopes = workspace.empty(rz.shape, g.dtype)
+    np.subtract(1, rz, out=slopes)  # [1 - r | 1 - z]
+    np.square(n, out=dn_dh)
+    np.subtract(1, dn_dh, out=dn_dh)
+    dn_dh *= slopes[..., H:]  # (1 - z)(1 - n^2): h = (1 - z) n + z h_prev, n = tanh(a_n)
+    slopes *= rz  # [r (1 - r) | z (1 - z)]
+    lhs = workspace.empty(g[..., :2, :].shape, g.dtype)  # [q dn_dh | h_prev - n]
+    np.multiply(q, dn_dh, out=lhs[..., 0, :])
+    np.subtract(h_prev, n, out=lhs[..., 1, :])
+    np.multiply(lhs, slopes.reshape(lhs.shape), out=g[..., :2, :])  # da_r = da_n q r (1 - r), da_z = dh dz
+    np.multiply(dn_dh, r, out=g[..., 2, :])  # dq = da_n r
+    np.copyto(g[..., 3, :], z)  # dh_{t-1} = dh z + ...
+    return g, dn_dh
+
+
+def _backward_before(W_h: np.ndarray, cache: GRUCache, e: np.ndarray):
+    """recurrence_backward under reset "before" (Cho et al.): da_x, the same array as da_h, and dL/dh0."""
+    hs = cache.hs
     (T, B), H = e.shape[:2], hs.shape[-1]
     W_hrz, W_hn = W_h[:2 * H], W_h[2 * H:]
-    if reset == "after":  # q from the forward; a cache made by the other convention has none
-        q = cache.q if cache.q is not None else linear(hs[:-1], W_hn, params["b_h"][2 * H:])
     da_x = workspace.empty((T, B, 3 * H), np.result_type(e, cache.gates, W_h))
-    da_h = workspace.empty(da_x.shape, da_x.dtype) if reset == "after" else da_x
     dh = np.zeros((B, H), da_x.dtype)  # dL/dh_t; it starts as dh_next = 0 after the last step (returned)
     ds, scratch = workspace.empty((B, H), da_x.dtype), workspace.empty((B, H), da_x.dtype)
     r, z = split_gates(cache.gates)[:2]  # (T, B, H) views
-    da_r, da_z, dq = split_gates(da_h)  # the r, z rows: the same on both sides (copied below)
-    da_rz, da_n = da_x[..., :2 * H], da_x[..., 2 * H:]
+    da_r, da_z, da_n = split_gates(da_x)
+    da_rz = da_x[..., :2 * H]
     blocks = reversed_blocks(T, da_x[0].nbytes)
     factors = workspace.empty((3, blocks[0][1] - blocks[0][0], B, H), da_x.dtype)
     for t0, t1 in blocks:
-        local = local_derivatives(cache.gates[t0:t1], hs[t0:t1], q[t0:t1] if reset == "after" else hs[t0:t1],
-                                  factors[:, :t1 - t0])  # dn_dh, dz_dh, dr_d for t0 <= t < t1
-        block = [x[t0:t1] for x in (e, da_h, da_r, da_z, dq, da_rz, da_n, r, z)] + list(local)
-        for e_t, da_h_t, da_r_t, da_z_t, dq_t, da_rz_t, da_n_t, r_t, z_t, dn_dh, dz_dh, dr_d in zip(
+        local = local_derivatives(cache.gates[t0:t1], hs[t0:t1], hs[t0:t1], factors[:, :t1 - t0])
+        block = [x[t0:t1] for x in (e, da_r, da_z, da_rz, da_n, r, z)] + list(local)
+        for e_t, da_r_t, da_z_t, da_rz_t, da_n_t, r_t, z_t, dn_dh, dz_dh, dr_d in zip(
                 *(x[::-1] for x in block)):  # t = t1-1, ..., t0
             dh += e_t  # the direct term plus everything that flows back from h_{t+1}
             np.multiply(dh, dn_dh, da_n_t)  # h = (1 - z) n + z h_prev, n = tanh(a_n)
             np.multiply(dh, dz_dh, da_z_t)  # z = sigma(a_z)
-            if reset == "after":  # a_n = a_xn + r * q
-                np.multiply(da_n_t, dr_d, da_r_t)  # dr = da_n q, da_r = dr r (1 - r)
-                np.multiply(da_n_t, r_t, dq_t)  # dq = da_n r
-                dh *= z_t
-                dh += np.dot(da_h_t, W_h, scratch)  # dh_next = dh z + da_h W_h, a_h = h_prev W_h^T + b_h
-            else:  # a_n = a_xn + s W_hn^T + b_hn, s = r * h_prev
-                np.dot(da_n_t, W_hn, ds)  # ds = da_n W_hn
-                np.multiply(ds, dr_d, da_r_t)  # dr = ds h_prev, da_r = dr r (1 - r)
-                dh *= z_t
-                dh += np.dot(da_rz_t, W_hrz, scratch)
-                dh += np.multiply(ds, r_t, ds)  # dh_next = dh z + da_rz W_hrz + ds r
-    if reset == "after":
-        da_x[..., :2 * H] = da_h[..., :2 * H]
-    return da_x, da_h, dh
+            np.dot(da_n_t, W_hn, ds)  # ds = da_n W_hn;  a_n = a_xn + s W_hn^T + b_hn, s = r * h_prev
+            np.multiply(ds, dr_d, da_r_t)  # dr = ds h_prev, da_r = dr r (1 - r)
+            dh *= z_t
+            dh += np.dot(da_rz_t, W_hrz, scratch)
+            dh += np.multiply(ds, r_t, ds)  # dh_next = dh z + da_rz W_hrz + ds r
+    return da_x, da_x, dh
 
 
 def local_derivatives(gates: np.ndarray, h_prev: np.ndarray, x: np.ndarray, out: np.ndarray | None = None):
