@@ -53,7 +53,16 @@ import numpy as np
 from gradlab.models import workspace
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
 from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
-from gradlab.models.rnn import linear, outer_sum, output_backward, param_grads, reversed_blocks, tiled, transposed
+from gradlab.models.rnn import (
+    linear,
+    outer_sum,
+    output_backward,
+    param_grads,
+    reversed_blocks,
+    tiled,
+    time_sum,
+    transposed,
+)
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
 PARAM_SHAPES = {"W_x": ("3H", "D"), "W_h": ("3H", "H"), "b_x": ("3H",), "b_h": ("3H",), "W_hy": ("V", "H"),
@@ -353,8 +362,8 @@ def hidden_grads(cache: GRUCache, da_x: np.ndarray, da_h: np.ndarray, dh0: np.nd
         outer_sum(da_h[..., :2 * H], h_prev, out=dW_h[:2 * H])  # rows r, z: sum_t da^T h_{t-1}
         outer_sum(da_h[..., 2 * H:], s, out=dW_h[2 * H:])  # rows n: sum_t da_n^T s_t
         grads["W_h"] = dW_h
-    grads["b_x"] = da_x.sum(axis=(0, 1), out=grads.get("b_x"))
-    grads["b_h"] = da_h.sum(axis=(0, 1), out=grads.get("b_h"))
+    grads["b_x"] = time_sum(da_x, grads.get("b_x"))
+    grads["b_h"] = time_sum(da_h, grads.get("b_h"))
     grads["h0"] = dh0
     return grads
 

@@ -50,7 +50,16 @@ import numpy as np
 from gradlab.models import workspace
 from gradlab.models._checks import check_sequence, check_state, infer_sizes
 from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
-from gradlab.models.rnn import linear, outer_sum, output_backward, param_grads, reversed_blocks, tiled, transposed
+from gradlab.models.rnn import (
+    linear,
+    outer_sum,
+    output_backward,
+    param_grads,
+    reversed_blocks,
+    tiled,
+    time_sum,
+    transposed,
+)
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
 PARAM_SHAPES = {"W_x": ("4H", "D"), "W_h": ("4H", "H"), "b": ("4H",), "W_hy": ("V", "H"), "b_y": ("V",)}
@@ -288,7 +297,7 @@ def hidden_grads(cache: LSTMCache, da: np.ndarray, dh0: np.ndarray, dc0: np.ndar
     grads = {} if out is None else out
     grads["W_x"] = outer_sum(da, cache.xs, out=grads.get("W_x"))  # sum_t da_t^T x_t
     grads["W_h"] = outer_sum(da, cache.hs[:-1], out=grads.get("W_h"))  # sum_t da_t^T h_{t-1}
-    grads["b"] = da.sum(axis=(0, 1), out=grads.get("b"))
+    grads["b"] = time_sum(da, grads.get("b"))
     grads["h0"], grads["c0"] = dh0, dc0
     return grads
 

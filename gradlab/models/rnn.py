@@ -31,6 +31,7 @@ fresh allocation (``param_grads``), written with ``out=``.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -105,6 +106,21 @@ def outer_sum(dy: np.ndarray, x: np.ndarray, out: np.ndarray | None = None) -> n
     return np.matmul(dy.reshape(-1, dy.shape[-1]).T, x.reshape(-1, x.shape[-1]), out=out)
 
 
+def time_sum(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """sum over (t, b) of x (T, B, n) -> (n,), into ``out`` when given: a bias gradient, as ONE GEMV with a row of
+    ones (~1 us at the teaching size, where x.sum(axis=(0, 1)) took ~2.2; BLAS sums in the order the weight
+    gradients' GEMMs do)."""
+    rows = x.reshape(-1, x.shape[-1])
+    return np.dot(_ones(rows.shape[0], rows.dtype), rows, out)
+
+
+@functools.lru_cache(maxsize=64)
+def _ones(n: int, dtype) -> np.ndarray:
+    ones = np.ones(n, dtype)
+    ones.setflags(write=False)
+    return ones
+
+
 def param_grads(params: dict, names, *arrays: np.ndarray) -> dict[str, np.ndarray]:
     """Fresh arrays for the gradients of ``params`` (keys in the order of ``names``, their shapes, the dtype
     of the computation with ``arrays``), in one allocation (``workspace.returned``); the backward writes
@@ -161,7 +177,7 @@ def output_backward(params: dict, cache: RNNCache, dlogits: np.ndarray, out: dic
         raise ValueError(f"dlogits: expected shape (T, B, V) = {expected}, got {dlogits.shape}")
     grads = {} if out is None else out
     grads["W_hy"] = outer_sum(dlogits, cache.hs[1:], out=grads.get("W_hy"))
-    grads["b_y"] = dlogits.sum(axis=(0, 1), out=grads.get("b_y"))
+    grads["b_y"] = time_sum(dlogits, grads.get("b_y"))
     return grads, linear(dlogits, params["W_hy"].T)  # e_t = (p_t - y_t) W_hy, one GEMM for every t
 
 
@@ -184,7 +200,7 @@ def hidden_grads(cache: RNNCache, dz: np.ndarray, dh0: np.ndarray, out: dict | N
     grads = {} if out is None else out
     grads["W_xh"] = outer_sum(dz, cache.xs, out=grads.get("W_xh"))  # sum_t dz_t^T x_t
     grads["W_hh"] = outer_sum(dz, cache.hs[:-1], out=grads.get("W_hh"))  # sum_t dz_t^T h_{t-1}
-    grads["b_h"] = dz.sum(axis=(0, 1), out=grads.get("b_h"))
+    grads["b_h"] = time_sum(dz, grads.get("b_h"))
     grads["h0"] = dh0
     return grads
 
