@@ -44,8 +44,9 @@ def _compile(spec: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tuple[str, 
 def infer_sizes(params: Mapping[str, np.ndarray], spec: Mapping[str, tuple[str, ...]]) -> dict[str, int]:
     """Check ``params`` against the symbolic ``spec`` and return the sizes, e.g. {"D": 4, "H": 6, "V": 7}.
 
-    It runs on every call of a model: the arrays' types, ranks and dtypes are checked every time, the sizes
-    are inferred once per spec and set of shapes (``_sizes``), and messages are built only on failure.
+    It runs on every call of a model, so what it learns is kept: a set of arguments whose types, shapes and
+    dtypes (in the order of ``spec``) passed once passes again at the cost of one lookup; anything else is
+    checked in full, and messages are built only on failure.
     """
     if not isinstance(params, Mapping):
         raise TypeError(f"params: expected a dict of numpy arrays, got {type(params).__name__}")
@@ -57,19 +58,29 @@ def infer_sizes(params: Mapping[str, np.ndarray], spec: Mapping[str, tuple[str, 
             + (f" (missing {missing})" if missing else "")
             + (f" (unexpected {extra})" if extra else "")
         )
-    items = tuple(spec.items())
-    shapes = []
-    for (key, symbols), x in zip(items, (params[k] for k in spec)):
-        if not isinstance(x, np.ndarray) or x.ndim != len(symbols) or x.dtype.kind not in INEXACT_KINDS:
+    items, arrays = tuple(spec.items()), [params[k] for k in spec]
+    try:
+        signature = (items, tuple([(type(x), x.shape, x.dtype) for x in arrays]))
+        sizes = _PASSED.get(signature)
+    except (AttributeError, TypeError):  # not arrays (no shape or dtype, or an unhashable one)
+        signature, sizes = None, None
+    if sizes is None:
+        for (key, symbols), x in zip(items, arrays):
             require_array(f"params[{key!r}]", x, ndim=len(symbols))  # raises, naming the argument
-        shapes.append(x.shape)
-    return dict(_sizes(items, tuple(shapes)))
+        sizes = _sizes(items, tuple(x.shape for x in arrays))
+        if signature is not None:
+            if len(_PASSED) >= 256:
+                _PASSED.clear()
+            _PASSED[signature] = sizes
+    return dict(sizes)
 
 
-@functools.lru_cache(maxsize=256)
+_PASSED: dict = {}  # (spec items, ((type, shape, dtype), ...)) -> sizes, for arguments that passed
+
+
 def _sizes(spec: tuple[tuple[str, tuple[str, ...]], ...], shapes: tuple[tuple[int, ...], ...]) -> dict[str, int]:
-    """infer_sizes on the shapes of params, given in the order of ``spec``; raises (and caches nothing) on
-    a mismatch. The first array to name a letter sets it; every shape must then match."""
+    """infer_sizes on the shapes of params, given in the order of ``spec``; raises on a mismatch. The first
+    array to name a letter sets it; every shape must then match."""
     compiled = _compile(spec)
     sizes: dict[str, int] = {}
     for (_, parsed), shape in zip(compiled, shapes):
@@ -107,7 +118,7 @@ def check_target_range(targets: np.ndarray, V: int) -> None:
     # One reduction for both bounds: seen as unsigned, a negative index reads >= 2**(bits-1), which is >= V
     # unless V exceeds the dtype's positive range; then every value is < V and only the sign can be wrong.
     if targets.dtype.kind != "i" or V <= 1 << (8 * targets.dtype.itemsize - 1):
-        if targets.view(targets.dtype.str.replace("i", "u")).max() < V:
+        if np.maximum.reduce(targets.view(_unsigned(targets.dtype)), axis=None) < V:
             return
     elif targets.min() >= 0:
         return
@@ -117,6 +128,12 @@ def check_target_range(targets: np.ndarray, V: int) -> None:
         raise ValueError(
             f"targets: expected class indices in [0, V) = [0, {V}), got {int(targets[where])} at (t, b) = {where}"
         )
+
+
+@functools.lru_cache(maxsize=16)
+def _unsigned(dtype: np.dtype) -> np.dtype:
+    """The unsigned integer dtype of ``dtype``'s size and byte order (itself when unsigned)."""
+    return np.dtype(dtype.str.replace("i", "u"))
 
 
 def check_state(name: str, h0, B: int, H: int) -> None:

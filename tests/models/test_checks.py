@@ -37,8 +37,8 @@ def test_target_range_twin_a_negative_index_below_a_large_v_is_caught():
 
 
 def test_infer_sizes_is_recomputed_for_new_shapes_and_names_the_first_mismatch():
-    """The sizes are cached per set of shapes: a cached good call must not let a bad one through, and the
-    returned dict is the caller's own."""
+    """The sizes are cached per set of types, shapes and dtypes: a cached good call must not let a bad one
+    through, and the returned dict is the caller's own."""
     params = rnn.init(Sizes(2, 1, 3, 4, 5), np.random.default_rng(0))
     sizes = infer_sizes(params, rnn.PARAM_SHAPES)
     assert sizes == {"H": 4, "D": 3, "V": 5}
@@ -49,6 +49,21 @@ def test_infer_sizes_is_recomputed_for_new_shapes_and_names_the_first_mismatch()
         infer_sizes(params, rnn.PARAM_SHAPES)
     params["W_hh"] = np.zeros((4, 4), np.int64)
     with pytest.raises(TypeError, match=r"params\['W_hh'\]: expected a float or complex dtype, got int64"):
+        infer_sizes(params, rnn.PARAM_SHAPES)
+
+
+class _LookAlike:
+    """Not an ndarray, though it has the shape and dtype of one that passed."""
+
+    shape, dtype, ndim = (4, 4), np.dtype(np.float64), 2
+
+
+@pytest.mark.parametrize("bad", [_LookAlike(), [[0.0] * 4] * 4], ids=["look-alike", "list"])
+def test_infer_sizes_remembers_what_passed_by_type_shape_and_dtype_so_a_look_alike_still_fails(bad):
+    params = rnn.init(Sizes(2, 1, 3, 4, 5), np.random.default_rng(0))
+    infer_sizes(params, rnn.PARAM_SHAPES)  # passes, and is remembered
+    params["W_hh"] = bad
+    with pytest.raises(TypeError, match=r"params\['W_hh'\]: expected a numpy array"):
         infer_sizes(params, rnn.PARAM_SHAPES)
 
 
