@@ -37,9 +37,9 @@ nan: the complex step needs pre-activations above -709, as any test of it has.) 
 into preallocated arrays in place and allocate nothing (benchmarks/README.md has the measurements);
 reset="after" keeps q_t = h_{t-1} W_hn^T + b_hn from the forward, so the backward needs no extra GEMM;
 the backward computes the factors that do not depend on dh a block of steps ahead (``after_factors``,
-``local_derivatives``), so that a step under reset="after" is four NumPy calls (``_backward_after``). The cache records the
-convention that made it, so ``backward`` needs no flag; the registry lists the two conventions as
-the models "gru" and "gru-cho" through ``convention(reset)``.
+``local_derivatives``), so that a step under reset="after" is four NumPy calls (``_backward_after``).
+The cache records the convention that made it, so ``backward`` needs no flag; the registry lists the two
+conventions as the models "gru" and "gru-cho" through ``convention(reset)``.
 """
 
 from __future__ import annotations

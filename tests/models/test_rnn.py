@@ -97,6 +97,21 @@ def test_backward_is_linear_in_the_upstream_gradient():
     assert_same(g12, {k: 2.0 * g1[k] - 0.5 * g2[k] for k in g12})
 
 
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_backward_takes_dlogits_of_another_dtype(name):
+    """The bias gradients are one GEMV with a row of ones (rnn.time_sum), and BLAS runs in one dtype: float32
+    dlogits into a float64 cache must still give float64 gradients, equal to those of the same numbers in
+    float64. (It raised ValueError in every model when time_sum first came in.)"""
+    model = MODELS[name]
+    theta, xs, _ = model.random_problem(Sizes(T=3, B=2, D=4, H=5, V=6), seed=1)
+    logits, cache = model.forward(model.params(theta), xs, model.state(theta))
+    dlogits = np.random.default_rng(2).standard_normal(logits.shape).astype(np.float32)
+    mixed = model.backward(model.params(theta), cache, dlogits)
+    same = model.backward(model.params(theta), cache, dlogits.astype(np.float64))
+    assert all(value.dtype == np.float64 for value in mixed.values())
+    assert_same(mixed, same)  # (a float32 sum would differ by ~1e-7, beyond "rounding")
+
+
 def test_permuting_the_batch_permutes_h0_grads_and_keeps_parameter_grads():
     params, xs, targets, h0 = _problem()
     perm = np.array([2, 0, 1])
