@@ -146,12 +146,12 @@ def test_an_interrupted_run_keeps_finished_grades_whole_and_the_rerun_grades_onl
     for i, kind in enumerate(plan):
         (folder / f"{chr(97 + i)}_{kind}.py").write_text(classroom.source_of(kind, i + 2, marker))
     task_file = write_task(tmp_path, FAST_TASK)
-    # SIGINT's default action restored in the child: a test run started in the background of a non-interactive
-    # shell (`... &`) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler at all
-    proc = subprocess.Popen([sys.executable, "-m", "gradlab", "grade", str(folder), "--task", str(task_file),
+    # `python -m gradlab` with KeyboardInterrupt restored first: a test run started in the background of a
+    # non-interactive shell (`... &`) inherits SIGINT ignored, and Python then installs no handler for it
+    with_interrupt = "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); import gradlab.__main__"
+    proc = subprocess.Popen([sys.executable, "-c", with_interrupt, "grade", str(folder), "--task", str(task_file),
                              "--jobs", "2", "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            stderr=subprocess.PIPE, text=True)
     records = out / store.RECORDS
     deadline = time.monotonic() + 120
     while not (records.is_dir() and any(p.suffix == ".json" for p in records.iterdir())):
