@@ -249,10 +249,12 @@ def _backward_after(W_h: np.ndarray, cache: GRUCache, q: np.ndarray, e: np.ndarr
     scratch = workspace.empty((B, H), dtype)  # da_h W_h (np.dot writes a contiguous 2-D array)
     scratch_1 = scratch[:, None]  # (B, 1, H): the shape of dh_next
     blocks = reversed_blocks(T, y[0].nbytes)
-    g = workspace.empty((blocks[0][1] - blocks[0][0], B, 4, H), dtype)
-    dn_dh = workspace.empty(g.shape[:2] + (H,), dtype)
+    n = blocks[0][1] - blocks[0][0]  # steps in a block (the first is the longest)
+    factors = (workspace.empty((n, B, 4, H), dtype), workspace.empty((n, B, H), dtype),
+               workspace.empty((n, B, 2, H), dtype), workspace.empty((n, B, 2, H), dtype))  # g, dn_dh, scratch
     for t0, t1 in blocks:
-        g_block, dn_dh_block = after_factors(cache.gates[t0:t1], hs[t0:t1], q[t0:t1], g[:t1 - t0], dn_dh[:t1 - t0])
+        g_block, dn_dh_block = after_factors(cache.gates[t0:t1], hs[t0:t1], q[t0:t1],
+                                             tuple(x[:t1 - t0] for x in factors))
         steps = [x[t0:t1][::-1] for x in (e[:, :, None], dh, y, da_h, dh_z)]
         for e_t, dh_t, y_t, da_h_t, dh_z_t, g_t in zip(*steps, g_block[::-1]):  # t = t1-1, ..., t0
             np.add(e_t, dh_next, dh_t)  # the direct term plus everything that flows back from h_{t+1}
@@ -264,30 +266,29 @@ def _backward_after(W_h: np.ndarray, cache: GRUCache, q: np.ndarray, e: np.ndarr
     return da_x, da_h, dh_next[:, 0]
 
 
-def after_factors(gates: np.ndarray, h_prev: np.ndarray, q: np.ndarray, g: np.ndarray | None = None,
-                  dn_dh: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def after_factors(gates: np.ndarray, h_prev: np.ndarray, q: np.ndarray, out: tuple | None = None):
     """_backward_after's factors for any leading shape (...), from the activated gates (..., 3H), h_{t-1} and q
-    (..., H): written into g and dn_dh when given,
+    (..., H):
 
         g = [q r (1 - r) dn_dh | (h_{t-1} - n) z (1 - z) | r dn_dh | z]  (..., 4, H),   dn_dh = (1 - z)(1 - n^2)
 
     (da_r, da_z, dq and the skip term per unit dh_t: local_derivatives' dr_d dn_dh, dz_dh, r dn_dh, with x = q).
-    Ten NumPy calls, the r and z blocks side by side where they can be.
+    Returns (g, dn_dh); ``out`` = (g, dn_dh, scratch (..., 2, H), scratch (..., 2, H)) are the arrays to use,
+    else new ones. Ten NumPy calls, the r and z blocks side by side where they can be.
     """
     H = gates.shape[-1] // 3
     rz, r, z, n = gates[..., :2 * H], gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:]
-    if g is None:
-        g = np.empty((*n.shape[:-1], 4, H), np.result_type(gates, h_prev, q))
-    if dn_dh is None:
-        dn_dh = np.empty(n.shape, g.dtype)
-    slopes = workspace.empty(rz.shape, g.dtype)
+    if out is None:
+        lead, dtype = n.shape[:-1], np.result_type(gates, h_prev, q)
+        out = (np.empty((*lead, 4, H), dtype), np.empty(n.shape, dtype), *np.empty((2, *lead, 2, H), dtype))
+    g, dn_dh, slopes, lhs = out
+    slopes = slopes.reshape(rz.shape)
     np.subtract(1, rz, out=slopes)  # [1 - r | 1 - z]
     np.square(n, out=dn_dh)
     np.subtract(1, dn_dh, out=dn_dh)
     dn_dh *= slopes[..., H:]  # (1 - z)(1 - n^2): h = (1 - z) n + z h_prev, n = tanh(a_n)
     slopes *= rz  # [r (1 - r) | z (1 - z)]
-    lhs = workspace.empty(g[..., :2, :].shape, g.dtype)  # [q dn_dh | h_prev - n]
-    np.multiply(q, dn_dh, out=lhs[..., 0, :])
+    np.multiply(q, dn_dh, out=lhs[..., 0, :])  # lhs = [q dn_dh | h_prev - n]
     np.subtract(h_prev, n, out=lhs[..., 1, :])
     np.multiply(lhs, slopes.reshape(lhs.shape), out=g[..., :2, :])  # da_r = da_n q r (1 - r), da_z = dh dz
     np.multiply(dn_dh, r, out=g[..., 2, :])  # dq = da_n r

@@ -8,7 +8,7 @@ import threading
 import numpy as np
 import pytest
 
-from gradlab.models import workspace
+from gradlab.models import rnn, workspace
 from gradlab.models.losses import softmax_cross_entropy
 from gradlab.models.registry import MODELS
 from gradlab.models.sizes import Sizes
@@ -232,7 +232,7 @@ def test_the_aliasing_check_catches_a_returned_buffer(monkeypatch):
 FAULTS_SCRIPT = """
 import resource, sys
 import numpy as np
-from gradlab.models import workspace
+from gradlab.models import rnn, workspace
 from gradlab.models.registry import get
 from gradlab.models.sizes import Sizes
 workspace.MALLOC_PRIME_BYTES = int(sys.argv[1])
@@ -269,3 +269,18 @@ def test_twin_without_priming_the_heap_is_trimmed_and_faulted_back_every_call():
     """The case prime_malloc exists for (114 faults per call when measured): if glibc ever stops trimming
     here on its own, this twin says the priming is no longer what keeps the faults away."""
     assert faults_per_call(0) > 50
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_the_memory_kept_does_not_grow_with_the_number_of_blocks(name, monkeypatch):
+    """A backward prepares its factors a block of steps at a time (one step a block at medium and large sizes):
+    what it asks the workspace for must be asked once per call, not once per block, or a long sequence would
+    keep a buffer per step. (The GRU's four-call backward first asked for two scratch arrays per block.)"""
+    monkeypatch.setattr(workspace, "MIN_BYTES", 0)  # keep every request, however small
+    monkeypatch.setattr(rnn, "BLOCK_BYTES", 1)  # one step a block
+    model = MODELS[name]
+    requests = []
+    for T in (3, 6):
+        model.grads(*model.random_problem(Sizes(T=T, B=2, D=3, H=4, V=5), seed=0))
+        requests.append(len(workspace._pool.buffers))  # this thread's kept buffers, one per request of the call
+    assert requests[0] == requests[1]
