@@ -169,6 +169,41 @@ def test_the_targets_are_judged_on_the_numpy_rows_only():
                    (">=of", "lstm", "large", "float32"): True, ("ratio1.25", "gru", "teaching", "float64"): True}
 
 
+def test_the_floor_keeps_t_and_b_and_leaves_no_arithmetic():
+    assert bench.floor_sizes(Sizes(T=25, B=1, D=65, H=100, V=65)) == Sizes(T=25, B=1, D=2, H=2, V=2)
+
+
+def test_the_numpy_rows_carry_their_dispatch_floor_and_the_markdown_judges_it(tiny_run):
+    for r in tiny_run.rows:
+        assert (r.floor_ms is not None, r.floor_limit_ms is not None) == (r.impl == "numpy",) * 2
+        if r.impl == "numpy":
+            assert 0 < r.floor_limit_ms and 0 < r.floor_ms
+    text = tiny_run.to_markdown()
+    assert "## The dispatch floor (NumPy)" in text and "| tiny | rnn | float64 |" in text
+
+
+MACHINE = {"cpu": "a CPU", "cores": 1, "platform": "an OS", "python": "3", "numpy": "2", "threads": 1, "env": {}}
+
+
+@pytest.mark.parametrize("floor, reach", [(0.6, "yes"), (0.8, "**no**")])
+def test_floor_plus_gemms_is_held_against_the_bound_times_the_fastest_peer(floor, reach):
+    """NumPy 1.0 ms, its GEMMs 0.4 ms of which 0.1 their calls' dispatch (the GEMM step at D = H = V = 2), the
+    fastest peer 0.8 ms: the target is 1.25 x 0.8 = 1.0 ms, and floor + 0.3 must stay under it."""
+    numpy_row = _row("gru", "teaching", "float32", "numpy", 1.0, ratio=1.25, limit_fraction=0.4)
+    numpy_row.floor_ms, numpy_row.floor_limit_ms = floor, 0.1
+    peer = _row("gru", "teaching", "float32", "torch-fused", 0.8)
+    text = bench.render_markdown(bench.BenchResult([numpy_row, peer], MACHINE))
+    line = next(x for x in text.splitlines() if x.startswith("| teaching | gru | float32 | 1 | "))
+    assert line == f"| teaching | gru | float32 | 1 | {floor:g} | {floor:.0%} | {floor + 0.3:.3g} | 1 | {reach} |"
+
+
+def test_a_result_written_before_the_floor_was_measured_reads_back_without_it():
+    old = {k: v for k, v in _row("rnn", "teaching", "float64", "numpy", 1.0).__dict__.items()
+           if k not in ("floor_ms", "floor_limit_ms")}
+    again = bench.BenchResult.from_dict({"rows": [old], "machine": MACHINE})
+    assert again.rows[0].floor_ms is None and "dispatch floor" not in bench.render_markdown(again)
+
+
 def test_a_paired_median_cancels_drift_that_a_ratio_of_medians_does_not():
     """The second step takes 0.8x the first in every repeat the machine's speed was the same for both; a
     slow phase covered repeats 1-3 for the first and ended before the second's sample of repeat 3."""

@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,7 @@ from gradlab.models.registry import get
 from gradlab.models.sizes import Sizes
 
 __all__ = ["BENCH_MODELS", "DTYPES", "IMPLS", "PEERS", "SIZES", "Agreement", "BenchResult", "Gemm", "Impl", "Row",
-           "Target", "cache_bytes", "check_agreement", "gemm_flops", "gemm_step", "gemms", "jax_impl", "memory_table",
+           "Target", "cache_bytes", "check_agreement", "floor_sizes", "gemm_flops", "gemm_step", "gemms", "jax_impl", "memory_table",
            "numpy_impl", "paired_median", "peak_bytes", "plot", "render_markdown", "rich_tables", "run", "run_full", "scaling_exponents",
            "scaling_sweep", "skip_reason", "square_peak", "summary_markdown", "targets", "time_gemm", "time_interleaved",
            "torch_cell_impl", "torch_fused_impl", "write"]
@@ -97,6 +98,12 @@ REPEATS = {"teaching": 30, "medium": 10, "large": 5}  # per row in the full run;
 QUICK_REPEATS = {"teaching": 10, "medium": 4}
 RESULTS_DIR = Path("benchmarks") / "results"
 GEMM_LIMIT = "gemms alone"  # the step, timed beside the implementations, whose median is the GEMM-bound limit
+FLOOR = "dispatch floor"  # gradlab's calls at D = H = V = 2 (``floor_sizes``), timed beside them likewise
+
+
+def floor_sizes(s: Sizes) -> Sizes:
+    """The same T and B with D = H = V = 2: gradlab's NumPy calls with no arithmetic left, their dispatch cost."""
+    return s._replace(D=2, H=2, V=2)
 
 
 def run(quick: bool = False, models=None, sizes=None, dtypes=None, impls=None, repeats: int | None = None,
@@ -185,8 +192,16 @@ def _bench_group(result: BenchResult, models, impls, size: str, s: Sizes, dtype:
                               "k": peak[0], "n": peak[0], "gflop_s": peak[1]})
     steps = {k: v.step for k, v in ready.items()}
     steps.update({(model, GEMM_LIMIT): gemm_step(model, s, dtype) for model in models})
+    if "numpy" in impls:  # the same calls, and the same GEMM step, with no arithmetic left
+        for model in models:
+            m, tiny = get(model), floor_sizes(s)
+            steps[model, FLOOR] = partial(m.grads, *m.random_problem(tiny, seed=0, dtype=dtype))
+            steps[model, FLOOR, GEMM_LIMIT] = gemm_step(model, tiny, dtype)
     times = time_interleaved(steps, repeats, warmup, lambda msg: say(f"{size} {dtype}: {msg}"))
     limit_samples = {model: times.pop((model, GEMM_LIMIT)) for model in models}
+    floors = {model: (1e3 * float(np.median(times.pop((model, FLOOR)))),
+                      1e3 * float(np.median(times.pop((model, FLOOR, GEMM_LIMIT)))))
+              for model in models if (model, FLOOR) in times}
     limits = {model: float(np.median(ts)) for model, ts in limit_samples.items()}
     medians = {k: float(np.median(v)) for k, v in times.items()}
     by_key = {(a.model, a.impl): a for a in result.agreement if a.size == size and a.dtype == dtype}
@@ -201,7 +216,8 @@ def _bench_group(result: BenchResult, models, impls, size: str, s: Sizes, dtype:
             1e3 * min(ts), 1e3 * max(ts), flops / 1e9, flops / med / 1e9, 1e3 * limits[model],
             paired_median(limit_samples[model], ts), flops / med / 1e9 / peak[1],
             paired_median(ts, times[model, fastest]) if fastest else None, fastest,
-            a.ok if a else None, a.max_rel_err if a else None, ready[model, impl].compile_s, [1e3 * t for t in ts]))
+            a.ok if a else None, a.max_rel_err if a else None, ready[model, impl].compile_s, [1e3 * t for t in ts],
+            *(floors[model] if impl == "numpy" and model in floors else (None, None))))
     say(f"{size} {dtype}: done")
 
 

@@ -42,6 +42,8 @@ class Row:
     max_rel_err: float | None
     compile_s: float | None = None
     samples_ms: list[float] | None = None  # one per repeat, in repeat order (None in runs before they were kept)
+    floor_ms: float | None = None  # numpy rows: the same calls at D = H = V = 2 (``floor_sizes``), timed beside it
+    floor_limit_ms: float | None = None  # numpy rows: the GEMM-limit step at D = H = V = 2 (its calls' dispatch)
 
 
 def paired_median(numerator, denominator) -> float:
@@ -203,6 +205,7 @@ def render_markdown(result: BenchResult) -> str:
             lines.append(f"| {r.model} | {r.dtype} | {name} | {r.median_ms:.3g} | {r.q1_ms:.3g}–{r.q3_ms:.3g} | "
                          f"{r.gflop_s:.1f} | {r.limit_fraction:.1%} | {_fmt(r.ratio, '.2f')} | {agree} | "
                          f"{_fmt(r.compile_s, '.2f')} |")
+    lines += _floor_section(result)
     if result.gemm_rates:
         lines += ["", "## GEMM rates (NumPy np.dot, each shape alone)", "",
                   "| size | dtype | GEMM | m x k x n | GFLOP/s |", "|---|---|---|---|---:|"]
@@ -245,6 +248,35 @@ def render_markdown(result: BenchResult) -> str:
     if result.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in result.notes]
     return "\n".join(lines) + "\n"
+
+
+def _floor_section(result: BenchResult) -> list[str]:
+    """The dispatch floor: what NumPy's calls cost with no arithmetic, and whether floor + GEMMs fits the target."""
+    bounds: dict[tuple, float] = {}  # the tightest ratio bound of each (model, size, dtype)
+    for t in targets(result):
+        if t.target.startswith("ratio"):
+            bounds[t.model, t.size, t.dtype] = min(t.bound, bounds.get((t.model, t.size, t.dtype), t.bound))
+    medians = {(r.model, r.size, r.dtype, r.impl): r.median_ms for r in result.rows}
+    rows = [r for r in result.rows if r.impl == "numpy" and r.floor_ms is not None and r.floor_limit_ms is not None]
+    if not rows:
+        return []
+    lines = ["", "## The dispatch floor (NumPy)", "",
+             ("floor: gradlab's own calls on the same T and B with D = H = V = 2, where no arithmetic is left "
+              "(timed as one more step of the interleaved repeats; median): what NumPy's per-call dispatch costs "
+              "this call structure. GEMMs: the GEMM-limit step (% limit above) less the same step at D = H = V = 2, "
+              "whose calls' dispatch the floor already holds. Where floor + GEMMs is above the target time (the "
+              "bound times the fastest peer's median), no speed-up of the other arithmetic can meet the target; "
+              "only fewer calls can."), "",
+             "| size | model | dtype | NumPy ms | floor ms | floor share | floor + GEMMs ms | target ms | within reach |",
+             "|---|---|---|---:|---:|---:|---:|---:|:---:|"]
+    for r in rows:
+        key = (r.model, r.size, r.dtype)
+        target = bounds[key] * medians[(*key, r.fastest_peer)] if key in bounds and r.fastest_peer else None
+        need = r.floor_ms + max(0.0, r.limit_ms - r.floor_limit_ms)
+        reach = "–" if target is None else ("yes" if need <= target else "**no**")
+        lines.append(f"| {r.size} | {r.model} | {r.dtype} | {r.median_ms:.3g} | {r.floor_ms:.3g} | "
+                     f"{r.floor_ms / r.median_ms:.0%} | {need:.3g} | {_fmt(target, '.3g')} | {reach} |")
+    return lines
 
 
 def _load(values) -> str:
