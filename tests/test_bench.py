@@ -182,6 +182,23 @@ def test_the_numpy_rows_carry_their_dispatch_floor_and_the_markdown_judges_it(ti
     assert "## The dispatch floor (NumPy)" in text and "| tiny | rnn | float64 |" in text
 
 
+def test_the_floor_is_never_timed_among_the_implementations(monkeypatch):
+    """A gradlab call at another size asks the workspace for other memory: between two medium or large NumPy
+    calls it would make the second allocate its kept memory afresh (a run that interleaved them read the large
+    float64 GRU 17% slower). So the floor's steps are timed in repeats of their own."""
+    groups = []
+    real = bench.time_interleaved
+
+    def recording(steps, *args, **kwargs):
+        groups.append(set(steps))
+        return real(steps, *args, **kwargs)
+
+    monkeypatch.setattr(bench, "time_interleaved", recording)
+    bench.run(quick=True, models="rnn", sizes={"tiny": TINY}, impls=["numpy"], repeats=1, warmup=0)
+    floor_groups = [g for g in groups if any(bench.FLOOR in key for key in g)]
+    assert len(floor_groups) == 1 and not any(("rnn", "numpy") in g for g in floor_groups)
+
+
 MACHINE = {"cpu": "a CPU", "cores": 1, "platform": "an OS", "python": "3", "numpy": "2", "threads": 1, "env": {}}
 
 

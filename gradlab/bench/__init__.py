@@ -192,16 +192,9 @@ def _bench_group(result: BenchResult, models, impls, size: str, s: Sizes, dtype:
                               "k": peak[0], "n": peak[0], "gflop_s": peak[1]})
     steps = {k: v.step for k, v in ready.items()}
     steps.update({(model, GEMM_LIMIT): gemm_step(model, s, dtype) for model in models})
-    if "numpy" in impls:  # the same calls, and the same GEMM step, with no arithmetic left
-        for model in models:
-            m, tiny = get(model), floor_sizes(s)
-            steps[model, FLOOR] = partial(m.grads, *m.random_problem(tiny, seed=0, dtype=dtype))
-            steps[model, FLOOR, GEMM_LIMIT] = gemm_step(model, tiny, dtype)
     times = time_interleaved(steps, repeats, warmup, lambda msg: say(f"{size} {dtype}: {msg}"))
     limit_samples = {model: times.pop((model, GEMM_LIMIT)) for model in models}
-    floors = {model: (1e3 * float(np.median(times.pop((model, FLOOR)))),
-                      1e3 * float(np.median(times.pop((model, FLOOR, GEMM_LIMIT)))))
-              for model in models if (model, FLOOR) in times}
+    floors = _floors(models, s, dtype, repeats, warmup, say) if "numpy" in impls else {}
     limits = {model: float(np.median(ts)) for model, ts in limit_samples.items()}
     medians = {k: float(np.median(v)) for k, v in times.items()}
     by_key = {(a.model, a.impl): a for a in result.agreement if a.size == size and a.dtype == dtype}
@@ -219,6 +212,21 @@ def _bench_group(result: BenchResult, models, impls, size: str, s: Sizes, dtype:
             a.ok if a else None, a.max_rel_err if a else None, ready[model, impl].compile_s, [1e3 * t for t in ts],
             *(floors[model] if impl == "numpy" and model in floors else (None, None))))
     say(f"{size} {dtype}: done")
+
+
+def _floors(models, s: Sizes, dtype: str, repeats: int, warmup: int, say: Progress) -> dict[str, tuple[float, float]]:
+    """{model: (floor ms, GEMM step ms)} at ``floor_sizes(s)``: gradlab's calls, and its GEMMs' step, with no
+    arithmetic left. Timed in repeats of their own, after the implementations': a call at another size asks
+    the workspace for other memory, so interleaved with them it would make the next NumPy call of a medium or
+    large size allocate (and fault in) its ~0.5 GB afresh (workspace.py)."""
+    tiny, steps = floor_sizes(s), {}
+    for model in models:
+        m = get(model)
+        steps[model, FLOOR] = partial(m.grads, *m.random_problem(tiny, seed=0, dtype=dtype))
+        steps[model, GEMM_LIMIT] = gemm_step(model, tiny, dtype)
+    times = time_interleaved(steps, repeats, warmup, lambda msg: say(f"{FLOOR} {dtype}: {msg}"))
+    return {model: (1e3 * float(np.median(times[model, FLOOR])), 1e3 * float(np.median(times[model, GEMM_LIMIT])))
+            for model in models}
 
 
 def run_full(out_dir: str | Path | None = RESULTS_DIR, quick: bool = False, models=None, sizes=None, dtypes=None,
