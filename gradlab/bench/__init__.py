@@ -98,7 +98,7 @@ REPEATS = {"teaching": 30, "medium": 10, "large": 5}  # per row in the full run;
 QUICK_REPEATS = {"teaching": 10, "medium": 4}
 RESULTS_DIR = Path("benchmarks") / "results"
 GEMM_LIMIT = "gemms alone"  # the step, timed beside the implementations, whose median is the GEMM-bound limit
-FLOOR = "dispatch floor"  # gradlab's calls at D = H = V = 2 (``floor_sizes``), timed beside them likewise
+FLOOR = "dispatch floor"  # gradlab's calls at D = H = V = 2 (``floor_sizes``), timed in repeats of their own
 
 
 def floor_sizes(s: Sizes) -> Sizes:

@@ -42,7 +42,7 @@ class Row:
     max_rel_err: float | None
     compile_s: float | None = None
     samples_ms: list[float] | None = None  # one per repeat, in repeat order (None in runs before they were kept)
-    floor_ms: float | None = None  # numpy rows: the same calls at D = H = V = 2 (``floor_sizes``), timed beside it
+    floor_ms: float | None = None  # numpy rows: the same calls at D = H = V = 2 (``floor_sizes``), median
     floor_limit_ms: float | None = None  # numpy rows: the GEMM-limit step at D = H = V = 2 (its calls' dispatch)
 
 
@@ -262,7 +262,8 @@ def _floor_section(result: BenchResult) -> list[str]:
         return []
     lines = ["", "## The dispatch floor (NumPy)", "",
              ("floor: gradlab's own calls on the same T and B with D = H = V = 2, where no arithmetic is left "
-              "(timed as one more step of the interleaved repeats; median): what NumPy's per-call dispatch costs "
+              "(timed in interleaved repeats of its own, after the implementations'; median): what NumPy's per-call "
+              "dispatch costs "
               "this call structure. GEMMs: the GEMM-limit step (% limit above) less the same step at D = H = V = 2, "
               "whose calls' dispatch the floor already holds. Where floor + GEMMs is above the target time (the "
               "bound times the fastest peer's median), no speed-up of the other arithmetic can meet the target; "
