@@ -29,6 +29,17 @@ def sigma(a: float) -> float:
     return 1 / (1 + math.exp(-a)) if a >= 0 else math.exp(a) / (1 + math.exp(a))
 
 
+def assert_blocks_do_not_change_the_grads(model: Model, module, steps: int, monkeypatch) -> None:
+    """The backwards prepare their per-step factors a block of steps ahead (one block at the teaching size, one
+    step a block at medium and large): blocks of ``steps`` over T = 7 (the last block short) must give the
+    one-block gradients bit for bit. ``module`` is the model's module, whose ``reversed_blocks`` is replaced."""
+    theta, xs, targets = model.random_problem(Sizes(T=7, B=2, D=3, H=4, V=5), seed=3)
+    whole = model.grads(theta, xs, targets)[1]
+    monkeypatch.setattr(module, "reversed_blocks", lambda T, _: [(max(0, t1 - steps), t1) for t1 in range(T, 0, -steps)])
+    for key, value in model.grads(theta, xs, targets)[1].items():
+        np.testing.assert_array_equal(value, whole[key], err_msg=key)
+
+
 def cap_norm(W: np.ndarray, bound: float = 1.0) -> np.ndarray:
     """W rescaled so that its spectral norm is at most ``bound`` (unchanged when it already is)."""
     norm = np.linalg.norm(W, 2) if W.size else 0.0

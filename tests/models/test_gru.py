@@ -145,15 +145,9 @@ def test_registry_lists_both_conventions_with_the_rnn_contract():
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("steps", [1, 3])
 def test_the_backward_does_not_depend_on_where_its_blocks_of_steps_fall(name, steps, monkeypatch):
-    """The backward prepares its per-step factors a block of steps ahead (one block at the teaching size, one
-    step a block at medium and large): blocks of 1 and of 3 steps over T = 7 (the last block short) must give
-    the one-block gradients bit for bit. (It failed on a GRU backward that sliced its block's factors twice.)"""
-    model = registry.get(name)
-    theta, xs, targets = model.random_problem(Sizes(T=7, B=2, D=3, H=4, V=5), seed=3)
-    whole = model.grads(theta, xs, targets)[1]
-    monkeypatch.setattr(gru, "reversed_blocks", lambda T, _: [(max(0, t1 - steps), t1) for t1 in range(T, 0, -steps)])
-    for key, value in model.grads(theta, xs, targets)[1].items():
-        np.testing.assert_array_equal(value, whole[key], err_msg=key)
+    """Blocks of 1 and of 3 steps against one block (it failed on a GRU backward that sliced its block's
+    factors twice)."""
+    support.assert_blocks_do_not_change_the_grads(registry.get(name), gru, steps, monkeypatch)
 
 
 def test_t_equals_1_is_one_step_and_prefixes_do_not_see_the_future():
