@@ -175,7 +175,7 @@ def _steps_after(W_h, b_h, a_x, hs, gates, sign) -> np.ndarray:
     r, z, n = split_gates(gates)
     steps = zip(hs[:-1], hs[1:], a_x[..., :2 * H], a_x[..., 2 * H:], gates[..., :2 * H], r, z, n, q)
     for h_prev, h, a_x_rz, a_x_n, rz_t, r_t, z_t, n_t, q_t in steps:
-        np.dot(h_prev, W_h_T, a_h)  # all three hidden-side rows in one GEMM
+        h_prev.dot(W_h_T, a_h)  # all three hidden-side rows in one GEMM
         np.add(a_h_n, b_hn, q_t)  # q_t = h_{t-1} W_hn^T + b_hn
         _sigmoid_of_negated(np.add(a_x_rz, a_h_rz, rz_t), one)  # [r | z] = sigma(a_x + a_h), in place
         np.multiply(r_t, q_t, n_t)  # r * (h_{t-1} W_hn^T + b_hn)
@@ -194,9 +194,9 @@ def _steps_before(W_h, b_h, a_x, hs, gates, sign) -> None:
     r, z, n = split_gates(gates)
     steps = zip(hs[:-1], hs[1:], a_x[..., :2 * H], a_x[..., 2 * H:], gates[..., :2 * H], r, z, n)
     for h_prev, h, a_x_rz, a_x_n, rz_t, r_t, z_t, n_t in steps:
-        np.dot(h_prev, W_hrz_T, a_rz)  # (B, 2H): [-a_hr | -a_hz]  (np.dot writes only contiguous arrays)
+        h_prev.dot(W_hrz_T, a_rz)  # (B, 2H): [-a_hr | -a_hz]  (np.dot writes only contiguous arrays)
         _sigmoid_of_negated(np.add(a_x_rz, a_rz, rz_t), one)  # [r | z] = sigma(a_x + a_h), in place
-        np.dot(np.multiply(r_t, h_prev, scratch), W_hn_T, a_n)  # (r * h_{t-1}) W_hn^T
+        np.multiply(r_t, h_prev, scratch).dot(W_hn_T, a_n)  # (r * h_{t-1}) W_hn^T
         np.tanh(np.add(a_x_n, a_n, n_t), n_t)  # n = tanh(a_xn + (r * h) W_hn^T + b_hn)
         _blend(h_prev, n_t, z_t, h, scratch)
 
@@ -259,7 +259,7 @@ def _backward_after(W_h: np.ndarray, cache: GRUCache, q: np.ndarray, e: np.ndarr
         for e_t, dh_t, y_t, da_h_t, dh_z_t, g_t in zip(*steps, g_block[::-1]):  # t = t1-1, ..., t0
             np.add(e_t, dh_next, dh_t)  # the direct term plus everything that flows back from h_{t+1}
             np.multiply(dh_t, g_t, y_t)  # [da_r | da_z | dq | dh z]
-            np.dot(da_h_t, W_h, scratch)  # through a_h = h_{t-1} W_h^T + b_h
+            da_h_t.dot(W_h, scratch)  # through a_h = h_{t-1} W_h^T + b_h
             np.add(dh_z_t, scratch_1, dh_next)  # dh_{t-1} = dh z + da_h W_h
         np.multiply(dh[t0:t1, :, 0], dn_dh_block, da_x[t0:t1, :, 2 * H:])  # da_n = dh dn_dh, input side
     da_x[..., :2 * H] = da_h[..., :2 * H]  # da_r, da_z: the same on both sides
@@ -317,10 +317,10 @@ def _backward_before(W_h: np.ndarray, cache: GRUCache, e: np.ndarray):
             dh += e_t  # the direct term plus everything that flows back from h_{t+1}
             np.multiply(dh, dn_dh, da_n_t)  # h = (1 - z) n + z h_prev, n = tanh(a_n)
             np.multiply(dh, dz_dh, da_z_t)  # z = sigma(a_z)
-            np.dot(da_n_t, W_hn, ds)  # ds = da_n W_hn;  a_n = a_xn + s W_hn^T + b_hn, s = r * h_prev
+            da_n_t.dot(W_hn, ds)  # ds = da_n W_hn;  a_n = a_xn + s W_hn^T + b_hn, s = r * h_prev
             np.multiply(ds, dr_d, da_r_t)  # dr = ds h_prev, da_r = dr r (1 - r)
             dh *= z_t
-            dh += np.dot(da_rz_t, W_hrz, scratch)
+            dh += da_rz_t.dot(W_hrz, scratch)
             dh += np.multiply(ds, r_t, ds)  # dh_next = dh z + da_rz W_hrz + ds r
     return da_x, da_x, dh
 

@@ -198,7 +198,7 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tu
     steps = zip(hs[:-1], hs[1:], cs[:-1], cs[1:], gates, a_x, tanh_cs, *split_gates(gates))
     with np.errstate(over="ignore"):  # exp(x) = inf where x >> 0 gives sigma = 0 and g = -1, as it should
         for h_prev, h, c_prev, c, a, a_x_t, tanh_c, i, f, g, o in steps:
-            np.dot(h_prev, W_h_T_scaled, a)  # h_{t-1} W_h^T * scale, written where the gates go
+            h_prev.dot(W_h_T_scaled, a)  # h_{t-1} W_h^T * scale, written where the gates go
             a += a_x_t  # a_t * scale, a_t = x_t W_x^T + h_{t-1} W_h^T + b
             np.exp(a, a)
             a += one
@@ -253,7 +253,7 @@ def recurrence_backward(W_h: np.ndarray, cache: LSTMCache, e: np.ndarray, step: 
             np.multiply(dc_3, l_ifg, da_ifg)  # [da_i, da_f, da_g]
             np.multiply(dh, l_o, da_o)  # da_o
             dc *= f_t  # dc_next for step t-1: c_t depends on c_{t-1} through f
-            np.dot(da_t, W_h, dh)  # dh_next = dL/dh_{t-1} through a_t = ... + h_{t-1} W_h^T
+            da_t.dot(W_h, dh)  # dh_next = dL/dh_{t-1} through a_t = ... + h_{t-1} W_h^T
     return da, dh, dc
 
 
