@@ -32,15 +32,14 @@ views of one fresh allocation (``param_grads``), written with ``out=``.
 
 from __future__ import annotations
 
-import functools
-import math
+import itertools
 from typing import NamedTuple
 
 import numpy as np
 
 from gradlab.models import workspace
 from gradlab.models._checks import check_sequence, check_state, infer_sizes, require_array
-from gradlab.models.losses import cross_entropy_unchecked, softmax_cross_entropy
+from gradlab.models.losses import cross_entropy_unchecked, ones, softmax_cross_entropy
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
 PARAM_SHAPES = {"W_xh": ("H", "D"), "W_hh": ("H", "H"), "W_hy": ("V", "H"), "b_h": ("H",), "b_y": ("V",)}
@@ -55,18 +54,21 @@ class RNNCache(NamedTuple):
     hs: np.ndarray  # (T+1, B, H); hs[0] = h0, hs[t] = h_t
 
 
-def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
     """x W^T (+ b) over every leading axis as ONE GEMM: (..., in) x (out, in) -> (..., out).
 
     (A 3-D ``x @ W.T`` would run one GEMM per leading index: T small products instead of one.)
-    The result is a temporary of the call: workspace memory inside ``workspace.reusing()``.
+    Into ``out`` (C-contiguous, (..., out)) when given; else the result is a temporary of the call:
+    workspace memory inside ``workspace.reusing()``.
     """
-    dtype = np.result_type(x, W) if b is None else np.result_type(x, W, b)
-    y = workspace.empty((math.prod(x.shape[:-1]), W.shape[0]), dtype)
+    if out is None:
+        dtype = np.result_type(x, W) if b is None else np.result_type(x, W, b)
+        out = workspace.empty((*x.shape[:-1], W.shape[0]), dtype)
+    y = out.reshape(-1, W.shape[0])  # a view: out is contiguous
     np.matmul(x.reshape(-1, x.shape[-1]), W.T, out=y)
     if b is not None:
         y += b
-    return y.reshape(*x.shape[:-1], W.shape[0])
+    return out
 
 
 def transposed(W: np.ndarray, dtype, scale=None) -> np.ndarray:
@@ -114,14 +116,7 @@ def time_sum(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     rows = x.reshape(-1, x.shape[-1])
     if out is not None and out.dtype != rows.dtype:  # BLAS runs in one dtype; NumPy's sum casts into out
         return np.add.reduce(rows, axis=0, out=out)
-    return _ones(rows.shape[0], rows.dtype).dot(rows, out)
-
-
-@functools.lru_cache(maxsize=64)
-def _ones(n: int, dtype) -> np.ndarray:
-    ones = np.ones(n, dtype)
-    ones.setflags(write=False)
-    return ones
+    return ones(rows.shape[0], rows.dtype).dot(rows, out)
 
 
 def param_grads(params: dict, names, *arrays: np.ndarray) -> dict[str, np.ndarray]:
@@ -157,12 +152,12 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, 
     """forward, on arguments already checked."""
     dtype = np.result_type(xs, h0, *params.values())
     W_hh_T = params["W_hh"].T  # a view: dot hands BLAS the transposed layout, no copy
-    a = linear(xs, params["W_xh"], params["b_h"])  # (T, B, H): x_t W_xh^T + b_h for every t at once
     hs = workspace.empty((xs.shape[0] + 1, *h0.shape), dtype)
     hs[0] = h0
-    for h_prev, z, a_t in zip(hs[:-1], hs[1:], a):  # z: where h_t goes
-        h_prev.dot(W_hh_T, z)  # h_{t-1} W_hh^T
-        z += a_t  # z_t = x_t W_xh^T + h_{t-1} W_hh^T + b_h
+    linear(xs, params["W_xh"], params["b_h"], out=hs[1:])  # x_t W_xh^T + b_h for every t at once, where h_t goes
+    scratch = np.empty(h0.shape, dtype)
+    for h_prev, z in itertools.pairwise(hs):  # (h_{t-1}, where h_t goes)
+        z += h_prev.dot(W_hh_T, scratch)  # z_t = x_t W_xh^T + b_h + h_{t-1} W_hh^T
         np.tanh(z, z)  # h_t = tanh(z_t), in place
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
     return logits, RNNCache(xs, hs)
@@ -186,13 +181,12 @@ def output_backward(params: dict, cache: RNNCache, dlogits: np.ndarray, out: dic
 
 def recurrence_backward(W_hh: np.ndarray, hs: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """BPTT through h_t = tanh(z_t): dz (T, B, H) for every step, and dL/dh0 (B, H)."""
-    dz = workspace.empty(e.shape, np.result_type(e, hs, W_hh))
-    tanh_slope = np.square(hs[1:], out=workspace.empty(dz.shape, dz.dtype))
-    np.subtract(1, tanh_slope, out=tanh_slope)  # tanh'(z_t) = 1 - h_t^2, for every t at once
+    dz = np.square(hs[1:], out=workspace.empty(e.shape, np.result_type(e, hs, W_hh)))
+    np.subtract(1, dz, out=dz)  # tanh'(z_t) = 1 - h_t^2, for every t at once, where dz_t goes
     dh = np.zeros(dz.shape[1:], dz.dtype)  # dL/dh_t; it starts as dh_next = 0 after the last step (returned)
-    for e_t, slope_t, dz_t in zip(e[::-1], tanh_slope[::-1], dz[::-1]):  # t = T-1, ..., 0
+    for e_t, dz_t in zip(e[::-1], dz[::-1]):  # t = T-1, ..., 0
         dh += e_t  # the direct term plus everything that flowed back from h_{t+1}
-        np.multiply(dh, slope_t, dz_t)  # dz_t = dh_t * (1 - h_t^2)
+        np.multiply(dh, dz_t, dz_t)  # dz_t = dh_t * (1 - h_t^2), in place
         dz_t.dot(W_hh, dh)  # dh_next = dL/dh_{t-1} through z_t = ... + h_{t-1} W_hh^T
     return dz, dh
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gradlab.compare import compare
-from gradlab.models.losses import log_softmax, one_hot, softmax_cross_entropy
+from gradlab.models.losses import log_softmax, one_hot, ones, row_offsets, softmax_cross_entropy
 from gradlab.oracles import finite_diff
 from gradlab.tolerances import tolerance
 
@@ -50,3 +50,23 @@ def test_bad_targets_and_reduction_are_named():
         softmax_cross_entropy(np.zeros((2, 1, 3)), np.zeros((1, 1), int))
     with pytest.raises(ValueError, match="reduction: expected one of"):
         softmax_cross_entropy(np.zeros((1, 1, 3)), np.zeros((1, 1), int), reduction="none")
+
+
+def test_the_cached_helpers_are_read_only_and_never_returned():
+    """row_offsets and ones are shared between calls: a caller writing into them would corrupt every later loss."""
+    for shared in (row_offsets(4, 3), ones(3, np.float64)):
+        with pytest.raises(ValueError, match="read-only"):
+            shared[0] = 7
+    logits, targets = np.zeros((2, 2, 3)), np.array([[0, 1], [2, 0]])
+    loss, dlogits = softmax_cross_entropy(logits, targets)
+    dlogits[...] = 99.0  # the caller owns what it gets
+    assert softmax_cross_entropy(logits, targets)[0] == loss == pytest.approx(4 * np.log(3))
+
+
+def test_mean_divides_loss_and_gradient_by_t_times_b():
+    rng = np.random.default_rng(2)
+    logits, targets = rng.standard_normal((3, 2, 5)), rng.integers(0, 5, (3, 2))
+    loss, dlogits = softmax_cross_entropy(logits, targets)
+    loss_m, dlogits_m = softmax_cross_entropy(logits, targets, reduction="mean")
+    assert loss_m == pytest.approx(loss / 6, rel=1e-15)
+    np.testing.assert_allclose(dlogits_m, dlogits / 6, rtol=1e-15)
