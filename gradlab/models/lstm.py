@@ -36,7 +36,8 @@ It keeps sigma's relative accuracy deep in saturation, and an exp overflow (a be
 -354 for g in float64; -88 and -44 in float32) gives sigma = 0 and g = -1 without a warning; in complex128
 such an a gives nan (the complex step needs pre-activations above -354). ``activate``, the reference, uses the tanh forms. The backward's
 loop is ``cell_backward`` in place, with the factors that do not depend on dh or dc
-(``local_derivatives``) computed a block of steps ahead.
+(``local_derivatives``) computed a block of steps ahead, where that block's da goes; the forward's input
+projection is written where the gates go. Fewer buffers keep a small model's call in L2 (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -186,20 +187,19 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tu
     # activate(a) = mult / (1 + exp(a * scale)) + shift; a * scale is taken in the weights and the input
     # projection, once: scaling by -1 or -2 is exact, so (h W^T) * scale == h (W^T * scale) bit for bit
     W_h_T_scaled = transposed(params["W_h"], dtype, k.scale)  # (H, 4H)
-    a_x = linear(xs, params["W_x"], params["b"])  # (T, B, 4H): x_t W_x^T + b for every t at once
-    a_x *= k.scale
     hs, cs = workspace.empty((T + 1, B, H), dtype), workspace.empty((T + 1, B, H), dtype)
     gates, tanh_cs = workspace.empty((T, B, 4 * H), dtype), workspace.empty((T, B, H), dtype)
-    ig = workspace.empty((B, H), dtype)  # scratch for i * g
+    linear(xs, params["W_x"], params["b"], out=gates)  # x_t W_x^T + b for every t at once, where the gates go
+    gates *= k.scale
+    ig, h_W = workspace.empty((B, H), dtype), workspace.empty((B, 4 * H), dtype)  # scratch: i * g, h W^T
     # (B, 4H) copies of the per-column constants and a 0-d one: NumPy runs a ufunc faster on operands of
     # the output's shape than on a broadcast row or a Python scalar (~1 us a call at B = 1)
     mult, shift, one = tiled(k.mult, B, dtype), tiled(k.shift, B, dtype), np.array(1, dtype)
     hs[0], cs[0] = h0, c0
-    steps = zip(hs[:-1], hs[1:], cs[:-1], cs[1:], gates, a_x, tanh_cs, *split_gates(gates))
+    steps = zip(hs[:-1], hs[1:], cs[:-1], cs[1:], gates, tanh_cs, *split_gates(gates))
     with np.errstate(over="ignore"):  # exp(x) = inf where x >> 0 gives sigma = 0 and g = -1, as it should
-        for h_prev, h, c_prev, c, a, a_x_t, tanh_c, i, f, g, o in steps:
-            h_prev.dot(W_h_T_scaled, a)  # h_{t-1} W_h^T * scale, written where the gates go
-            a += a_x_t  # a_t * scale, a_t = x_t W_x^T + h_{t-1} W_h^T + b
+        for h_prev, h, c_prev, c, a, tanh_c, i, f, g, o in steps:
+            a += h_prev.dot(W_h_T_scaled, h_W)  # a_t * scale, a_t = x_t W_x^T + b + h_{t-1} W_h^T
             np.exp(a, a)
             a += one
             np.divide(mult, a, a)
@@ -239,19 +239,16 @@ def recurrence_backward(W_h: np.ndarray, cache: LSTMCache, e: np.ndarray, step: 
     dh, dc = np.zeros((B, H), da.dtype), np.zeros((B, H), da.dtype)  # dh_next and dc_next after step T (returned)
     scratch, dc_3, da4 = workspace.empty((B, H), da.dtype), dc[:, None], da.reshape(T, B, 4, H)  # dc_3: dc per gate row
     blocks = reversed_blocks(T, da[0].nbytes)
-    steps = blocks[0][1] - blocks[0][0]
-    local_block, dc_dh_block = workspace.empty((steps, B, 4 * H), da.dtype), workspace.empty((steps, B, H), da.dtype)
-    for t0, t1 in blocks:
-        local, dc_dh = local_derivatives(cache.gates[t0:t1], cache.cs[t0:t1], cache.tanh_cs[t0:t1],
-                                         local_block[:t1 - t0], dc_dh_block[:t1 - t0])
-        local4 = local.reshape(-1, B, 4, H)
-        block = (e[t0:t1], dc_dh, local4[:, :, :3], local4[:, :, 3], da[t0:t1], da4[t0:t1, :, :3], da4[t0:t1, :, 3],
-                 f[t0:t1])
-        for e_t, dc_dh_t, l_ifg, l_o, da_t, da_ifg, da_o, f_t in zip(*(x[::-1] for x in block)):  # t = t1-1 .. t0
+    dc_dh_block = workspace.empty((blocks[0][1] - blocks[0][0], B, H), da.dtype)
+    for t0, t1 in blocks:  # each block's local derivatives go where its da goes, and are multiplied in place
+        _, dc_dh = local_derivatives(cache.gates[t0:t1], cache.cs[t0:t1], cache.tanh_cs[t0:t1], da[t0:t1],
+                                     dc_dh_block[:t1 - t0])
+        block = (e[t0:t1], dc_dh, da[t0:t1], da4[t0:t1, :, :3], da4[t0:t1, :, 3], f[t0:t1])
+        for e_t, dc_dh_t, da_t, da_ifg, da_o, f_t in zip(*(x[::-1] for x in block)):  # t = t1-1 .. t0
             dh += e_t  # dh_t = e_t + dh_next
             dc += np.multiply(dh, dc_dh_t, scratch)  # dc_t = dc_next + dh_t * o (1 - tanh(c_t)^2)
-            np.multiply(dc_3, l_ifg, da_ifg)  # [da_i, da_f, da_g]
-            np.multiply(dh, l_o, da_o)  # da_o
+            np.multiply(dc_3, da_ifg, da_ifg)  # [da_i, da_f, da_g] = dc * local[:3]
+            np.multiply(dh, da_o, da_o)  # da_o = dh * local[3]
             dc *= f_t  # dc_next for step t-1: c_t depends on c_{t-1} through f
             da_t.dot(W_h, dh)  # dh_next = dL/dh_{t-1} through a_t = ... + h_{t-1} W_h^T
     return da, dh, dc
