@@ -130,12 +130,13 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, reset: str) -> tuple[
     # sigma(a) = 1/(1 + exp(-a)). The r, z pre-activations are negated once, in the input weights and in the
     # W_h^T that the steps use, not per step: negation is exact, so -(x W^T + b) == x (-W)^T + (-b) bit for bit
     sign = gate_signs(H, dtype)  # (3H,): [-1 | -1 | 1] over [r | z | n]
-    a_x = linear(xs, _rz_negated(params["W_x"], dtype), _rz_negated(b_in, dtype))  # (T, B, 3H): [-a_xr | -a_xz | a_xn]
     hs, gates = workspace.empty((T + 1, B, H), dtype), workspace.empty((T, B, 3 * H), dtype)
     hs[0] = h0
+    # [-a_xr | -a_xz | a_xn] for every t at once, where the gates go; the steps activate them in place
+    linear(xs, _rz_negated(params["W_x"], dtype), _rz_negated(b_in, dtype), out=gates)
     loop = _steps_after if reset == "after" else _steps_before
     with np.errstate(over="ignore"):  # exp(-a) = inf where a << 0 gives sigma = 1/inf = 0, as it should
-        q = loop(W_h, b_h, a_x, hs, gates, sign)
+        q = loop(W_h, b_h, hs, gates, sign)
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
     return logits, GRUCache(xs, hs, gates, reset, q)
 
@@ -159,13 +160,14 @@ def _rz_negated(x: np.ndarray, dtype) -> np.ndarray:
     return out
 
 
-def _steps_after(W_h, b_h, a_x, hs, gates, sign) -> np.ndarray:
-    """The forward's time loop under reset "after": fills hs[1:] and gates, returns q (T, B, H).
+def _steps_after(W_h, b_h, hs, gates, sign) -> np.ndarray:
+    """The forward's time loop under reset "after": fills hs[1:], activates gates in place, returns q (T, B, H).
 
-    ``a_x`` has its r, z columns negated, and so has the W_h^T the steps use (``sign``). Every step writes
-    in place into preallocated arrays; W_h^T is made contiguous because np.dot is fastest on it.
+    ``gates`` holds the input side [-a_xr | -a_xz | a_xn] on entry: its r, z columns negated, and so has the
+    W_h^T the steps use (``sign``). Every step writes in place into preallocated arrays; W_h^T is made
+    contiguous because dot is fastest on it.
     """
-    (T, B), H = a_x.shape[:2], hs.shape[-1]
+    (T, B), H = gates.shape[:2], hs.shape[-1]
     W_h_T = transposed(W_h, hs.dtype, sign)  # (H, 3H), the r, z columns negated
     q = workspace.empty((T, B, H), hs.dtype)
     a_h = workspace.empty((B, 3 * H), hs.dtype)  # [-a_hr | -a_hz | h W_hn^T] of one step
@@ -173,31 +175,32 @@ def _steps_after(W_h, b_h, a_x, hs, gates, sign) -> np.ndarray:
     b_hn = tiled(b_h[2 * H:], B, hs.dtype)  # a (B, H) copy: NumPy adds equal shapes faster
     one = np.array(1, hs.dtype)  # likewise a 0-d array, not the Python scalar 1
     r, z, n = split_gates(gates)
-    steps = zip(hs[:-1], hs[1:], a_x[..., :2 * H], a_x[..., 2 * H:], gates[..., :2 * H], r, z, n, q)
-    for h_prev, h, a_x_rz, a_x_n, rz_t, r_t, z_t, n_t, q_t in steps:
+    steps = zip(hs[:-1], hs[1:], gates[..., :2 * H], r, z, n, q)
+    for h_prev, h, rz_t, r_t, z_t, n_t, q_t in steps:
         h_prev.dot(W_h_T, a_h)  # all three hidden-side rows in one GEMM
         np.add(a_h_n, b_hn, q_t)  # q_t = h_{t-1} W_hn^T + b_hn
-        _sigmoid_of_negated(np.add(a_x_rz, a_h_rz, rz_t), one)  # [r | z] = sigma(a_x + a_h), in place
-        np.multiply(r_t, q_t, n_t)  # r * (h_{t-1} W_hn^T + b_hn)
-        n_t += a_x_n
+        rz_t += a_h_rz
+        _sigmoid_of_negated(rz_t, one)  # [r | z] = sigma(a_x + a_h), in place
+        n_t += np.multiply(r_t, q_t, scratch)  # a_xn + r * (h_{t-1} W_hn^T + b_hn)
         np.tanh(n_t, n_t)  # n = tanh(a_xn + r * q)
         _blend(h_prev, n_t, z_t, h, scratch)
     return q
 
 
-def _steps_before(W_h, b_h, a_x, hs, gates, sign) -> None:
-    """The forward's time loop under reset "before" (Cho et al.): fills hs[1:] and gates in place."""
+def _steps_before(W_h, b_h, hs, gates, sign) -> None:
+    """The forward's time loop under reset "before" (Cho et al.): fills hs[1:], activates gates in place (which
+    hold [-a_xr | -a_xz | a_xn] on entry, as in ``_steps_after``)."""
     B, H = hs.shape[1:]
     W_hrz_T, W_hn_T = transposed(W_h[:2 * H], hs.dtype, -1), transposed(W_h[2 * H:], hs.dtype)  # (H, 2H), (H, H)
     a_rz, a_n = workspace.empty((B, 2 * H), hs.dtype), workspace.empty((B, H), hs.dtype)
     scratch, one = workspace.empty((B, H), hs.dtype), np.array(1, hs.dtype)
     r, z, n = split_gates(gates)
-    steps = zip(hs[:-1], hs[1:], a_x[..., :2 * H], a_x[..., 2 * H:], gates[..., :2 * H], r, z, n)
-    for h_prev, h, a_x_rz, a_x_n, rz_t, r_t, z_t, n_t in steps:
-        h_prev.dot(W_hrz_T, a_rz)  # (B, 2H): [-a_hr | -a_hz]  (np.dot writes only contiguous arrays)
-        _sigmoid_of_negated(np.add(a_x_rz, a_rz, rz_t), one)  # [r | z] = sigma(a_x + a_h), in place
-        np.multiply(r_t, h_prev, scratch).dot(W_hn_T, a_n)  # (r * h_{t-1}) W_hn^T
-        np.tanh(np.add(a_x_n, a_n, n_t), n_t)  # n = tanh(a_xn + (r * h) W_hn^T + b_hn)
+    steps = zip(hs[:-1], hs[1:], gates[..., :2 * H], r, z, n)
+    for h_prev, h, rz_t, r_t, z_t, n_t in steps:
+        rz_t += h_prev.dot(W_hrz_T, a_rz)  # (B, 2H): [-a_hr | -a_hz]  (dot writes only contiguous arrays)
+        _sigmoid_of_negated(rz_t, one)  # [r | z] = sigma(a_x + a_h), in place
+        n_t += np.multiply(r_t, h_prev, scratch).dot(W_hn_T, a_n)  # a_xn + (r * h_{t-1}) W_hn^T
+        np.tanh(n_t, n_t)  # n = tanh(a_xn + (r * h) W_hn^T + b_hn)
         _blend(h_prev, n_t, z_t, h, scratch)
 
 
@@ -250,15 +253,15 @@ def _backward_after(W_h: np.ndarray, cache: GRUCache, q: np.ndarray, e: np.ndarr
     scratch_1 = scratch[:, None]  # (B, 1, H): the shape of dh_next
     blocks = reversed_blocks(T, y[0].nbytes)
     n = blocks[0][1] - blocks[0][0]  # steps in a block (the first is the longest)
-    factors = (workspace.empty((n, B, 4, H), dtype), workspace.empty((n, B, H), dtype),
-               workspace.empty((n, B, 2, H), dtype), workspace.empty((n, B, 2, H), dtype))  # g, dn_dh, scratch
-    for t0, t1 in blocks:
-        g_block, dn_dh_block = after_factors(cache.gates[t0:t1], hs[t0:t1], q[t0:t1],
-                                             tuple(x[:t1 - t0] for x in factors))
+    factors = (workspace.empty((n, B, H), dtype), workspace.empty((n, B, 2, H), dtype),
+               workspace.empty((n, B, 2, H), dtype))  # dn_dh, scratch
+    for t0, t1 in blocks:  # each block's g goes where its y goes, and is multiplied by dh_t in place
+        _, dn_dh_block = after_factors(cache.gates[t0:t1], hs[t0:t1], q[t0:t1],
+                                       (y[t0:t1], *(x[:t1 - t0] for x in factors)))
         steps = [x[t0:t1][::-1] for x in (e[:, :, None], dh, y, da_h, dh_z)]
-        for e_t, dh_t, y_t, da_h_t, dh_z_t, g_t in zip(*steps, g_block[::-1]):  # t = t1-1, ..., t0
+        for e_t, dh_t, y_t, da_h_t, dh_z_t in zip(*steps):  # t = t1-1, ..., t0
             np.add(e_t, dh_next, dh_t)  # the direct term plus everything that flows back from h_{t+1}
-            np.multiply(dh_t, g_t, y_t)  # [da_r | da_z | dq | dh z]
+            np.multiply(dh_t, y_t, y_t)  # y_t = dh_t * g_t = [da_r | da_z | dq | dh z]
             da_h_t.dot(W_h, scratch)  # through a_h = h_{t-1} W_h^T + b_h
             np.add(dh_z_t, scratch_1, dh_next)  # dh_{t-1} = dh z + da_h W_h
         np.multiply(dh[t0:t1, :, 0], dn_dh_block, da_x[t0:t1, :, 2 * H:])  # da_n = dh dn_dh, input side
