@@ -44,6 +44,7 @@ conventions as the models "gru" and "gru-cho" through ``convention(reset)``.
 
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache, partial
 from types import ModuleType
 from typing import NamedTuple
@@ -174,16 +175,16 @@ def _steps_after(W_h, b_h, hs, gates, sign) -> np.ndarray:
     a_h_rz, a_h_n, scratch = a_h[:, :2 * H], a_h[:, 2 * H:], workspace.empty((B, H), hs.dtype)
     b_hn = tiled(b_h[2 * H:], B, hs.dtype)  # a (B, H) copy: NumPy adds equal shapes faster
     one = np.array(1, hs.dtype)  # likewise a 0-d array, not the Python scalar 1
-    r, z, n = split_gates(gates)
-    steps = zip(hs[:-1], hs[1:], gates[..., :2 * H], r, z, n, q)
-    for h_prev, h, rz_t, r_t, z_t, n_t, q_t in steps:
+    rz, u_r, u_z, n = gates[..., :2 * H], *split_gates(gates)  # r and z hold u = 1/sigma until the loop ends
+    for (h_prev, h), rz_t, u_r_t, u_z_t, n_t, q_t in zip(itertools.pairwise(hs), rz, u_r, u_z, n, q):
         h_prev.dot(W_h_T, a_h)  # all three hidden-side rows in one GEMM
         np.add(a_h_n, b_hn, q_t)  # q_t = h_{t-1} W_hn^T + b_hn
         rz_t += a_h_rz
-        _sigmoid_of_negated(rz_t, one)  # [r | z] = sigma(a_x + a_h), in place
-        n_t += np.multiply(r_t, q_t, scratch)  # a_xn + r * (h_{t-1} W_hn^T + b_hn)
+        _one_plus_exp(rz_t, one)  # [u_r | u_z] = 1 + exp(-a_x - a_h), in place
+        n_t += np.divide(q_t, u_r_t, scratch)  # a_xn + r * (h_{t-1} W_hn^T + b_hn)
         np.tanh(n_t, n_t)  # n = tanh(a_xn + r * q)
-        _blend(h_prev, n_t, z_t, h, scratch)
+        _blend(h_prev, n_t, u_z_t, h, scratch)
+    np.reciprocal(rz, out=rz)  # [r | z] = 1/u for every step at once
     return q
 
 
@@ -194,27 +195,30 @@ def _steps_before(W_h, b_h, hs, gates, sign) -> None:
     W_hrz_T, W_hn_T = transposed(W_h[:2 * H], hs.dtype, -1), transposed(W_h[2 * H:], hs.dtype)  # (H, 2H), (H, H)
     a_rz, a_n = workspace.empty((B, 2 * H), hs.dtype), workspace.empty((B, H), hs.dtype)
     scratch, one = workspace.empty((B, H), hs.dtype), np.array(1, hs.dtype)
-    r, z, n = split_gates(gates)
-    steps = zip(hs[:-1], hs[1:], gates[..., :2 * H], r, z, n)
-    for h_prev, h, rz_t, r_t, z_t, n_t in steps:
+    rz, u_r, u_z, n = gates[..., :2 * H], *split_gates(gates)  # r and z hold u = 1/sigma until the loop ends
+    for (h_prev, h), rz_t, u_r_t, u_z_t, n_t in zip(itertools.pairwise(hs), rz, u_r, u_z, n):
         rz_t += h_prev.dot(W_hrz_T, a_rz)  # (B, 2H): [-a_hr | -a_hz]  (dot writes only contiguous arrays)
-        _sigmoid_of_negated(rz_t, one)  # [r | z] = sigma(a_x + a_h), in place
-        n_t += np.multiply(r_t, h_prev, scratch).dot(W_hn_T, a_n)  # a_xn + (r * h_{t-1}) W_hn^T
+        _one_plus_exp(rz_t, one)  # [u_r | u_z] = 1 + exp(-a_x - a_h), in place
+        n_t += np.divide(h_prev, u_r_t, scratch).dot(W_hn_T, a_n)  # a_xn + (r * h_{t-1}) W_hn^T
         np.tanh(n_t, n_t)  # n = tanh(a_xn + (r * h) W_hn^T + b_hn)
-        _blend(h_prev, n_t, z_t, h, scratch)
+        _blend(h_prev, n_t, u_z_t, h, scratch)
+    np.reciprocal(rz, out=rz)  # [r | z] = 1/u for every step at once
 
 
-def _sigmoid_of_negated(x: np.ndarray, one: np.ndarray) -> np.ndarray:
-    """x = -a -> sigma(a) = 1/(1 + exp(x)), in place: three calls, exp being ~2x cheaper than tanh.
-    ``one`` is np.array(1, x.dtype): a 0-d array costs a small step ~1 us less than the Python 1."""
+def _one_plus_exp(x: np.ndarray, one: np.ndarray) -> np.ndarray:
+    """x = -a -> u = 1 + exp(x) = 1/sigma(a), in place (exp being ~2x cheaper than tanh). The steps divide by
+    u where the equations multiply by sigma (r * q = q / u_r, z * d = d / u_z: one call either way), and one
+    batched reciprocal after the loop turns every step's u into sigma: a call a step fewer than taking sigma
+    in the loop. An exp overflow gives u = inf, so sigma = 0 both ways. ``one`` is np.array(1, x.dtype): a
+    0-d array costs a small step ~1 us less than the Python 1."""
     np.exp(x, x)
-    np.add(x, one, x)
-    return np.reciprocal(x, x)
+    return np.add(x, one, x)
 
 
-def _blend(h_prev, n, z, h, scratch) -> None:
-    """h_t = (1 - z) n + z h_{t-1}, computed as n + z (h_{t-1} - n) into ``h``: three calls for four."""
-    np.multiply(np.subtract(h_prev, n, scratch), z, scratch)
+def _blend(h_prev, n, u_z, h, scratch) -> None:
+    """h_t = (1 - z) n + z h_{t-1}, computed as n + (h_{t-1} - n) / u_z into ``h`` (z = 1/u_z): three calls for
+    four."""
+    np.divide(np.subtract(h_prev, n, scratch), u_z, scratch)
     np.add(n, scratch, h)
 
 
