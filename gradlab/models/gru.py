@@ -340,7 +340,8 @@ def local_derivatives(gates: np.ndarray, h_prev: np.ndarray, x: np.ndarray, out:
         da_r = d * dr_d,    dr_d  = x r (1 - r),  with (d, x) = (da_n, q) under reset "after" and
                                                   (ds, h_prev) under "before"
 
-    written into ``out`` (3, ..., H) when given.
+    written into ``out`` (3, ..., H) when given. The reset "before" backward uses it; under "after",
+    ``after_factors`` computes the same formulas (with x = q) fused into the layout its step multiplies.
     """
     r, z, n = split_gates(gates)
     dn_dh, dz_dh, dr_d = np.empty((3, *x.shape), np.result_type(gates, h_prev, x)) if out is None else out

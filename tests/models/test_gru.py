@@ -269,3 +269,18 @@ def test_reset_after_matches_torch_nn_gru_and_reset_before_does_not():
     tol = tolerance(np.float64, "torch")
     assert_ok(compare_all(registry.get("gru").grads(theta, xs, targets)[1], theirs, tol, "torch"))
     assert_caught(compare_all(grads_with("other-reset", "gru", theta, xs, targets), theirs, tol, "torch"))
+
+
+def test_after_factors_are_the_local_derivatives_with_x_q():
+    """after_factors fuses local_derivatives' formulas for reset "after" (x = q); the two must not drift."""
+    rng = np.random.default_rng(7)
+    T, B, H = 3, 2, 4
+    gates = rng.uniform(0.05, 0.95, (T, B, 3 * H))  # r, z in (0, 1); n in (-1, 1) is what matters, any works
+    gates[..., 2 * H:] = rng.uniform(-0.95, 0.95, (T, B, H))
+    h_prev, q = rng.standard_normal((T, B, H)), rng.standard_normal((T, B, H))
+    g, dn_dh = gru.after_factors(gates, h_prev, q)
+    ref_dn_dh, dz_dh, dr_d = gru.local_derivatives(gates, h_prev, q)
+    r, z, _ = gru.split_gates(gates)
+    np.testing.assert_allclose(dn_dh, ref_dn_dh, rtol=1e-15)
+    np.testing.assert_allclose(g, np.stack([dr_d * ref_dn_dh, dz_dh, r * ref_dn_dh, z], axis=-2), rtol=1e-14)
+    assert not np.allclose(g[..., 0, :], dr_d), "the twin: da_r's factor without dn_dh would be a different number"
