@@ -91,12 +91,16 @@ class reusing:  # lower case: used like a function, ``with reusing():``
 
 def empty(shape, dtype) -> np.ndarray:
     """An uninitialised array like ``np.empty(shape, dtype)``; inside ``reusing()``, on kept memory."""
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
     dtype = np.dtype(dtype)
-    nbytes = math.prod(shape) * dtype.itemsize
+    try:
+        nbytes = math.prod(shape) * dtype.itemsize  # a teaching-size call asks ~20 times: no isinstance first
+    except TypeError:  # an int, as np.empty takes
+        shape = (int(shape),)
+        nbytes = shape[0] * dtype.itemsize
     pool = _pool
     if nbytes < MIN_BYTES or pool.depth == 0:
         return np.empty(shape, dtype)
+    shape = tuple(shape)
     i = pool.position
     pool.position += 1
     if i == len(pool.buffers):
