@@ -64,6 +64,8 @@ def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None, out: np.nd
     if out is None:
         dtype = np.result_type(x, W) if b is None else np.result_type(x, W, b)
         out = workspace.empty((*x.shape[:-1], W.shape[0]), dtype)
+    elif not out.flags.c_contiguous:  # reshape would copy, and the product would never reach out
+        raise ValueError(f"linear: expected a C-contiguous out, got strides {out.strides} for shape {out.shape}")
     y = out.reshape(-1, W.shape[0])  # a view: out is contiguous
     np.matmul(x.reshape(-1, x.shape[-1]), W.T, out=y)
     if b is not None:

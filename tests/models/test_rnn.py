@@ -250,3 +250,15 @@ def test_init_follows_pytorch_bounds_and_dtype():
         rnn.init(SIZES, np.random.default_rng(0), np.int32)
     with pytest.raises(ValueError, match="sizes.H: expected a positive integer, got 0"):
         rnn.init(Sizes(1, 1, 1, 0, 1), np.random.default_rng(0))
+
+
+def test_linear_writes_into_a_contiguous_out_and_refuses_a_strided_one():
+    """linear(..., out=) is how the models put a projection where its result goes (hs[1:], the gates); a
+    strided out would be reshaped into a copy and the product silently lost."""
+    rng = np.random.default_rng(3)
+    x, W, b = rng.standard_normal((3, 2, 4)), rng.standard_normal((5, 4)), rng.standard_normal(5)
+    hs = np.zeros((4, 2, 5))
+    assert rnn.linear(x, W, b, out=hs[1:]) is not None
+    np.testing.assert_allclose(hs[1:], x @ W.T + b, rtol=1e-15)
+    with pytest.raises(ValueError, match="linear: expected a C-contiguous out"):
+        rnn.linear(x, W, b, out=np.zeros((3, 2, 10))[..., ::2])
