@@ -45,7 +45,7 @@ conventions as the models "gru" and "gru-cho" through ``convention(reset)``.
 from __future__ import annotations
 
 import itertools
-from functools import lru_cache, partial
+from functools import partial
 from types import ModuleType
 from typing import NamedTuple
 
@@ -62,7 +62,6 @@ from gradlab.models.rnn import (
     reversed_blocks,
     tiled,
     time_sum,
-    transposed,
 )
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
@@ -128,50 +127,32 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, reset: str) -> tuple[
     b_in = params["b_x"] + b_h
     if reset == "after":
         b_in[2 * H:] = params["b_x"][2 * H:]
-    # sigma(a) = 1/(1 + exp(-a)). The r, z pre-activations are negated once, in the input weights and in the
-    # W_h^T that the steps use, not per step: negation is exact, so -(x W^T + b) == x (-W)^T + (-b) bit for bit
-    sign = gate_signs(H, dtype)  # (3H,): [-1 | -1 | 1] over [r | z | n]
     hs, gates = workspace.empty((T + 1, B, H), dtype), workspace.empty((T, B, 3 * H), dtype)
     hs[0] = h0
-    # [-a_xr | -a_xz | a_xn] for every t at once, where the gates go; the steps activate them in place
-    linear(xs, _rz_negated(params["W_x"], dtype), _rz_negated(b_in, dtype), out=gates)
+    # the input side for every t at once, where the gates go; the steps activate them in place
+    linear(xs, params["W_x"], b_in, out=gates)
+    # sigma(a) = 1/(1 + exp(-a)): the r, z input side is negated once here, [-a_xr | -a_xz | a_xn], and the steps
+    # subtract their hidden side from it (negation is exact: the same numbers as negating each step's sum)
+    np.negative(gates[..., :2 * H], out=gates[..., :2 * H])
     loop = _steps_after if reset == "after" else _steps_before
     with np.errstate(over="ignore"):  # exp(-a) = inf where a << 0 gives sigma = 1/inf = 0, as it should
-        q = loop(W_h, b_h, hs, gates, sign)
+        q = loop(W_h, b_h, hs, gates)
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
     return logits, GRUCache(xs, hs, gates, reset, q)
 
 
-@lru_cache(maxsize=64)
-def gate_signs(H: int, dtype) -> np.ndarray:
-    """[-1 | -1 | 1] (3H,) over [r | z | n], read-only: the columns of W_h^T that the steps negate."""
-    sign = np.ones(3 * H, dtype)
-    sign[:2 * H] = -1
-    sign.setflags(write=False)
-    return sign
-
-
-def _rz_negated(x: np.ndarray, dtype) -> np.ndarray:
-    """A copy of ``x`` (3H, ...) in ``dtype`` with the r and z rows negated (two contiguous passes: twice as fast
-    as multiplying by a sign column)."""
-    H = x.shape[0] // 3
-    out = np.empty(x.shape, dtype)
-    np.negative(x[:2 * H], out=out[:2 * H])
-    out[2 * H:] = x[2 * H:]
-    return out
-
-
-def _steps_after(W_h, b_h, hs, gates, sign) -> np.ndarray:
+def _steps_after(W_h, b_h, hs, gates) -> np.ndarray:
     """The forward's time loop under reset "after": fills hs[1:], activates gates in place, returns q (T, B, H).
 
-    ``gates`` holds the input side [-a_xr | -a_xz | a_xn] on entry: its r, z columns negated, and so has the
-    W_h^T the steps use (``sign``). Every step writes in place into preallocated arrays; W_h^T is made
-    contiguous because dot is fastest on it.
+    ``gates`` holds the input side [-a_xr | -a_xz | a_xn] on entry, its r, z columns negated; the steps
+    subtract the hidden side there. Every step writes in place into preallocated arrays. The products take
+    the transposed view W_h.T: a negated contiguous copy of W_h^T, made per call, cost 20-30 us at the
+    teaching size, more than dot loses on the view in 25 steps (benchmarks/README.md).
     """
     (T, B), H = gates.shape[:2], hs.shape[-1]
-    W_h_T = transposed(W_h, hs.dtype, sign)  # (H, 3H), the r, z columns negated
+    W_h_T = W_h.T  # (H, 3H), a view: no copy
     q = workspace.empty((T, B, H), hs.dtype)
-    a_h = workspace.empty((B, 3 * H), hs.dtype)  # [-a_hr | -a_hz | h W_hn^T] of one step
+    a_h = workspace.empty((B, 3 * H), hs.dtype)  # h_{t-1} W_h^T = [a_hr | a_hz | h W_hn^T] of one step
     a_h_rz, a_h_n, scratch = a_h[:, :2 * H], a_h[:, 2 * H:], workspace.empty((B, H), hs.dtype)
     b_hn = tiled(b_h[2 * H:], B, hs.dtype)  # a (B, H) copy: NumPy adds equal shapes faster
     one = np.array(1, hs.dtype)  # likewise a 0-d array, not the Python scalar 1
@@ -179,7 +160,7 @@ def _steps_after(W_h, b_h, hs, gates, sign) -> np.ndarray:
     for (h_prev, h), rz_t, u_r_t, u_z_t, n_t, q_t in zip(itertools.pairwise(hs), rz, u_r, u_z, n, q):
         h_prev.dot(W_h_T, a_h)  # all three hidden-side rows in one GEMM
         np.add(a_h_n, b_hn, q_t)  # q_t = h_{t-1} W_hn^T + b_hn
-        rz_t += a_h_rz
+        np.subtract(rz_t, a_h_rz, rz_t)  # [-a_r | -a_z]
         _one_plus_exp(rz_t, one)  # [u_r | u_z] = 1 + exp(-a_x - a_h), in place
         n_t += np.divide(q_t, u_r_t, scratch)  # a_xn + r * (h_{t-1} W_hn^T + b_hn)
         np.tanh(n_t, n_t)  # n = tanh(a_xn + r * q)
@@ -188,16 +169,16 @@ def _steps_after(W_h, b_h, hs, gates, sign) -> np.ndarray:
     return q
 
 
-def _steps_before(W_h, b_h, hs, gates, sign) -> None:
+def _steps_before(W_h, b_h, hs, gates) -> None:
     """The forward's time loop under reset "before" (Cho et al.): fills hs[1:], activates gates in place (which
     hold [-a_xr | -a_xz | a_xn] on entry, as in ``_steps_after``)."""
     B, H = hs.shape[1:]
-    W_hrz_T, W_hn_T = transposed(W_h[:2 * H], hs.dtype, -1), transposed(W_h[2 * H:], hs.dtype)  # (H, 2H), (H, H)
+    W_hrz_T, W_hn_T = W_h[:2 * H].T, W_h[2 * H:].T  # (H, 2H), (H, H) views, as in _steps_after
     a_rz, a_n = workspace.empty((B, 2 * H), hs.dtype), workspace.empty((B, H), hs.dtype)
     scratch, one = workspace.empty((B, H), hs.dtype), np.array(1, hs.dtype)
     rz, u_r, u_z, n = gates[..., :2 * H], *split_gates(gates)  # r and z hold u = 1/sigma until the loop ends
     for (h_prev, h), rz_t, u_r_t, u_z_t, n_t in zip(itertools.pairwise(hs), rz, u_r, u_z, n):
-        rz_t += h_prev.dot(W_hrz_T, a_rz)  # (B, 2H): [-a_hr | -a_hz]  (dot writes only contiguous arrays)
+        np.subtract(rz_t, h_prev.dot(W_hrz_T, a_rz), rz_t)  # [-a_r | -a_z]  (dot writes only contiguous arrays)
         _one_plus_exp(rz_t, one)  # [u_r | u_z] = 1 + exp(-a_x - a_h), in place
         n_t += np.divide(h_prev, u_r_t, scratch).dot(W_hn_T, a_n)  # a_xn + (r * h_{t-1}) W_hn^T
         np.tanh(n_t, n_t)  # n = tanh(a_xn + (r * h) W_hn^T + b_hn)
