@@ -73,19 +73,6 @@ def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None, out: np.nd
     return out
 
 
-def transposed(W: np.ndarray, dtype, scale=None) -> np.ndarray:
-    """W^T (in, out) copied C-contiguous in ``dtype``, times ``scale`` when given (exact factors such as the
-    gates' halvings or negations, broadcast over the out axis): the layout np.dot is fastest on in the time
-    loops at the LSTM's and GRU's widths (the RNN's H x H product runs as fast on the view W.T, which needs
-    no copy; benchmarks/README.md). A temporary of the call (workspace memory inside ``workspace.reusing()``).
-    """
-    out = workspace.empty(W.shape[::-1], dtype)
-    if scale is None:
-        np.copyto(out, W.T)  # a plain copy: twice as fast as a multiply by 1
-        return out
-    return np.multiply(W.T, scale, out=out)
-
-
 def tiled(row: np.ndarray, B: int, dtype) -> np.ndarray:
     """(n,) -> a (B, n) copy in ``dtype``: a per-column constant or bias with the shape of the loops' outputs,
     on which NumPy's ufuncs take their fast path (a broadcast row costs ~1 us more per call at B = 1, and
