@@ -136,10 +136,11 @@ def gate_slopes(gates: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 def scaled_transpose(W: np.ndarray, scale: np.ndarray, dtype) -> np.ndarray:
     """W^T * scale (in, out) copied C-contiguous in ``dtype``: the per-column ``scale`` (out,) holds exact factors
-    (the gates' -1 and -2). The time loop's products run fastest on this layout at the LSTM's width: on the
-    view W.T (no copy, as the RNN and the GRU take it) dot lost ~0.9 us a step in float64 and ~0.6 in float32
-    at the teaching size, more than this copy costs (benchmarks/README.md). A temporary of the call
-    (workspace memory inside ``workspace.reusing()``)."""
+    (the gates' -1 and -2). At the LSTM's width dot runs faster on this layout than on a transposed view
+    (0.9 us a step in float64, 0.6 in float32, at the teaching size). Scaling W's rows without the transpose
+    and multiplying by that copy's view W.T instead (as the RNN and the GRU take theirs) was 1.5% faster at
+    the teaching size in float64 and 1-2% slower at medium and large (benchmarks/README.md, eighth round).
+    A temporary of the call (workspace memory inside ``workspace.reusing()``)."""
     return np.multiply(W.T, scale, out=workspace.empty(W.shape[::-1], dtype))
 
 
