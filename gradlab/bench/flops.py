@@ -41,8 +41,8 @@ def gemms(model: str, sizes: Sizes) -> list[Gemm]:
     G = 1 for the RNN, 4 for the LSTM, 3 for the GRU; m x k x n costs 2 m k n FLOPs):
 
         forward   x W_x^T          N x D x GH     once (the input projection for every t)
-                  h_{t-1} W_h^T    B x H x GH     T times (the recurrence), timed on a contiguous W_h^T:
-                                                  the LSTM's layout; the RNN and the GRU use the view W_h.T
+                  h_{t-1} W_h^T    B x H x GH     T times (the recurrence), on a contiguous W_h^T: the
+                                                  layout every model uses (the RNN and GRU at B = 1 the view)
                   h W_hy^T         N x H x V      once (the logits)
         backward  dW_hy = dy^T h   V x N x H      once
                   e = dy W_hy      N x V x H      once

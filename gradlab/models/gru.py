@@ -62,6 +62,7 @@ from gradlab.models.rnn import (
     reversed_blocks,
     tiled,
     time_sum,
+    transposed,
 )
 from gradlab.models.sizes import Sizes, check_dtype, uniform
 
@@ -146,11 +147,10 @@ def _steps_after(W_h, b_h, hs, gates) -> np.ndarray:
 
     ``gates`` holds the input side [-a_xr | -a_xz | a_xn] on entry, its r, z columns negated; the steps
     subtract the hidden side there. Every step writes in place into preallocated arrays. The products take
-    the transposed view W_h.T: a negated contiguous copy of W_h^T, made per call, cost 20-30 us at the
-    teaching size, more than dot loses on the view in 25 steps (benchmarks/README.md).
+    W_h^T as ``rnn.transposed`` gives it: a contiguous copy when B > 1, the view when B = 1.
     """
     (T, B), H = gates.shape[:2], hs.shape[-1]
-    W_h_T = W_h.T  # (H, 3H), a view: no copy
+    W_h_T = transposed(W_h, B, hs.dtype)  # (H, 3H)
     q = workspace.empty((T, B, H), hs.dtype)
     a_h = workspace.empty((B, 3 * H), hs.dtype)  # h_{t-1} W_h^T = [a_hr | a_hz | h W_hn^T] of one step
     a_h_rz, a_h_n, scratch = a_h[:, :2 * H], a_h[:, 2 * H:], workspace.empty((B, H), hs.dtype)
@@ -173,7 +173,8 @@ def _steps_before(W_h, b_h, hs, gates) -> None:
     """The forward's time loop under reset "before" (Cho et al.): fills hs[1:], activates gates in place (which
     hold [-a_xr | -a_xz | a_xn] on entry, as in ``_steps_after``)."""
     B, H = hs.shape[1:]
-    W_hrz_T, W_hn_T = W_h[:2 * H].T, W_h[2 * H:].T  # (H, 2H), (H, H) views, as in _steps_after
+    # (H, 2H) and (H, H), two copies when B > 1 (dot on column blocks of one (H, 3H) copy was 1.25x slower)
+    W_hrz_T, W_hn_T = transposed(W_h[:2 * H], B, hs.dtype), transposed(W_h[2 * H:], B, hs.dtype)
     a_rz, a_n = workspace.empty((B, 2 * H), hs.dtype), workspace.empty((B, H), hs.dtype)
     scratch, one = workspace.empty((B, H), hs.dtype), np.array(1, hs.dtype)
     rz, u_r, u_z, n = gates[..., :2 * H], *split_gates(gates)  # r and z hold u = 1/sigma until the loop ends

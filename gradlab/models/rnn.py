@@ -24,9 +24,9 @@ are single (T*B)-row GEMMs. Every function is dtype-generic (float32, float64, c
 Speed (benchmarks/README.md has the measurements): inside the time loops every array is preallocated
 and every step writes in place (``out=``, passed positionally: 0.3 us a call less than by keyword), so a
 step is three NumPy calls and allocates nothing. The products are the method ``a.dot(b, out)``, which
-skips np.dot's array-function dispatch (a Python-level step, 0.25 us a call). h W_hh^T multiplies by the
-transposed view W_hh.T (BLAS reads it as it is; no transposed copy); what does not depend on the
-recurrence (tanh' = 1 - h^2 for all t) is computed once, outside the loop. The returned gradients are
+skips np.dot's array-function dispatch (a Python-level step, 0.25 us a call). h W_hh^T multiplies by a
+contiguous copy of W_hh^T made once per call when B > 1, by the view W_hh.T when B = 1 (``transposed``);
+what does not depend on the recurrence (tanh' = 1 - h^2 for all t) is computed once, outside the loop. The returned gradients are
 views of one fresh allocation (``param_grads``), written with ``out=``.
 """
 
@@ -70,6 +70,20 @@ def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None, out: np.nd
     np.matmul(x.reshape(-1, x.shape[-1]), W.T, out=y)
     if b is not None:
         y += b
+    return out
+
+
+def transposed(W: np.ndarray, B: int, dtype) -> np.ndarray:
+    """W^T (in, out) for the per-step products h_{t-1} W^T of a batch of B rows: the view W.T when B = 1, else
+    a C-contiguous copy in ``dtype``. With B > 1 a step's product is a GEMM, which OpenBLAS's SkylakeX kernels
+    (AVX-512 machines) run 1.1-1.65x faster on the copy (a plain NN product) than on the view, and its Haswell
+    kernels within 7% either way; the copy costs about one step. With B = 1 it is a GEMV, where the copy did
+    not pay for itself in the teaching size's 25 steps (the call ran 1-2% slower). benchmarks/README.md, ninth
+    round. The copy is a temporary of the call (workspace memory inside ``workspace.reusing()``)."""
+    if B == 1:
+        return W.T
+    out = workspace.empty(W.shape[::-1], dtype)
+    np.copyto(out, W.T)
     return out
 
 
@@ -140,7 +154,7 @@ def forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, R
 def _forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, RNNCache]:
     """forward, on arguments already checked."""
     dtype = np.result_type(xs, h0, *params.values())
-    W_hh_T = params["W_hh"].T  # a view: dot hands BLAS the transposed layout, no copy
+    W_hh_T = transposed(params["W_hh"], h0.shape[0], dtype)  # (H, H)
     hs = workspace.empty((xs.shape[0] + 1, *h0.shape), dtype)
     hs[0] = h0
     linear(xs, params["W_xh"], params["b_h"], out=hs[1:])  # x_t W_xh^T + b_h for every t at once, where h_t goes
