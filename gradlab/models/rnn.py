@@ -26,8 +26,8 @@ and every step writes in place (``out=``, passed positionally: 0.3 us a call les
 step is three NumPy calls and allocates nothing. The products are the method ``a.dot(b, out)``, which
 skips np.dot's array-function dispatch (a Python-level step, 0.25 us a call). h W_hh^T multiplies by a
 contiguous copy of W_hh^T made once per call when B > 1, by the view W_hh.T when B = 1 (``transposed``);
-what does not depend on the recurrence (tanh' = 1 - h^2 for all t) is computed once, outside the loop. The returned gradients are
-views of one fresh allocation (``param_grads``), written with ``out=``.
+what does not depend on the recurrence (tanh' = 1 - h^2 for all t) is computed once, outside the loop.
+The returned gradients are views of one fresh allocation (``param_grads``), written with ``out=``.
 """
 
 from __future__ import annotations

@@ -266,20 +266,26 @@ def has_avx2() -> bool:
 glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's dynamic malloc thresholds")
 
 
-@glibc_only
-def test_a_small_call_in_a_numpy_only_process_does_not_fault_its_heap_back_in():
-    """After prime_malloc, glibc keeps the ~1.1 MB the call grows its heap by instead of trimming it."""
-    assert faults_per_call(workspace.MALLOC_PRIME_BYTES) < 5
+TRIMMING = {"OPENBLAS_CORETYPE": "Haswell"}  # where glibc trims the heap unless primed (see the twin)
+needs_avx2 = pytest.mark.skipif(not has_avx2(), reason="OpenBLAS's Haswell kernels need AVX2")
 
 
 @glibc_only
-@pytest.mark.skipif(not has_avx2(), reason="OpenBLAS's Haswell kernels need AVX2")
+@pytest.mark.parametrize("env", [None, pytest.param(TRIMMING, marks=needs_avx2, id="haswell-kernels")])
+def test_a_small_call_in_a_numpy_only_process_does_not_fault_its_heap_back_in(env):
+    """After prime_malloc, glibc keeps the ~1.1 MB the call grows its heap by instead of trimming it: in the
+    environment as it is, and under the kernels where the twin shows that, unprimed, it does not."""
+    assert faults_per_call(workspace.MALLOC_PRIME_BYTES, env) < 5
+
+
+@glibc_only
+@needs_avx2
 def test_twin_without_priming_the_heap_is_trimmed_and_faulted_back_every_call():
     """The case prime_malloc exists for (113 faults per call when measured): if glibc ever stops trimming
     here on its own, this twin says the priming is no longer what keeps the faults away. Run under OpenBLAS's
     Haswell kernels (AVX2): in a process on its SkylakeX kernels (AVX-512 machines) the heap was not trimmed
     without the priming either (0.1 faults per call, measured), so there the twin would show nothing."""
-    assert faults_per_call(0, {"OPENBLAS_CORETYPE": "Haswell"}) > 50
+    assert faults_per_call(0, TRIMMING) > 50
 
 
 @pytest.mark.parametrize("name", list(MODELS))
