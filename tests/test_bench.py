@@ -261,6 +261,37 @@ def test_a_short_step_is_timed_over_back_to_back_calls_and_a_long_one_once():
     assert all(t >= 0.03 for t in times["long"]) and all(t < 0.01 for t in times["short"])
 
 
+# --- per call and per step -------------------------------------------------------------------------
+
+def test_the_length_sweep_recovers_the_per_call_and_per_step_cost_of_a_known_line(monkeypatch):
+    """Timings that grow exactly as a + b T (a = 150 us, b = 13 us for NumPy; 90 and 12 for JAX) must come
+    back as those intercepts and slopes, per implementation, in microseconds."""
+    from gradlab.bench import sweeps
+
+    def fake(steps, repeats, warmup):
+        cost = {"numpy": (150e-6, 13e-6), "jax-jit": (90e-6, 12e-6)}
+        return {(impl, T): [cost[impl][0] + cost[impl][1] * T] * repeats for impl, T in steps}
+
+    monkeypatch.setattr(sweeps, "time_interleaved", fake)
+    monkeypatch.setattr(sweeps, "jax_impl", sweeps.numpy_impl)  # nothing to compile: the times are given
+    monkeypatch.setattr(sweeps, "skip_reason", lambda impl, model: "")
+    rows = sweeps.length_sweep(lambda _: None, TINY, models=("rnn",), dtypes=("float64",), repeats=3)
+    got = {r["impl"]: (r["per_call_us"], r["per_step_us"]) for r in rows}
+    assert got == {"numpy": (pytest.approx(150), pytest.approx(13)), "jax-jit": (pytest.approx(90), pytest.approx(12))}
+    assert rows[0]["T"] == list(sweeps.LENGTH_T) and rows[0]["median_ms"][0] == pytest.approx(0.15 + 0.013 * 10)
+
+
+def test_the_length_sweep_renders_and_survives_a_json_round_trip():
+    rows = [{"model": "gru", "dtype": "float32", "impl": "numpy", "sizes": bench.SIZES["teaching"]._asdict(),
+             "T": [10, 25, 50], "median_ms": [0.28, 0.48, 0.82], "per_call_us": 153.0, "per_step_us": 13.2}]
+    result = bench.BenchResult([], MACHINE, lengths=rows)
+    text = bench.render_markdown(result)
+    assert "## Per call and per step (B=1, D=65, H=100, V=65; T = 10, 25, 50)" in text
+    assert "| gru | float32 | numpy | 0.28, 0.48, 0.82 | 153 | 13.2 |" in text
+    assert bench.BenchResult.from_dict(json.loads(result.to_json())).lengths == rows
+    assert "Per call and per step" not in bench.render_markdown(bench.BenchResult([], MACHINE))
+
+
 def test_the_rnn_cache_holds_the_inputs_and_every_hidden_state():
     T, B, D, H, _ = TINY
     assert bench.cache_bytes("rnn", TINY) == 8 * (T * B * D + (T + 1) * B * H)

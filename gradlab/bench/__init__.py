@@ -70,7 +70,14 @@ from gradlab.bench.results import (
     targets,
     write,
 )
-from gradlab.bench.sweeps import cache_bytes, memory_table, peak_bytes, scaling_exponents, scaling_sweep
+from gradlab.bench.sweeps import (
+    cache_bytes,
+    length_sweep,
+    memory_table,
+    peak_bytes,
+    scaling_exponents,
+    scaling_sweep,
+)
 from gradlab.bench.timing import (
     BLAS_ENV,
     Progress,
@@ -84,7 +91,7 @@ from gradlab.models.registry import get
 from gradlab.models.sizes import Sizes
 
 __all__ = ["BENCH_MODELS", "DTYPES", "IMPLS", "PEERS", "SIZES", "Agreement", "BenchResult", "Gemm", "Impl", "Row",
-           "Target", "cache_bytes", "check_agreement", "floor_sizes", "gemm_flops", "gemm_step", "gemms", "jax_impl", "memory_table",
+           "Target", "cache_bytes", "check_agreement", "floor_sizes", "gemm_flops", "gemm_step", "gemms", "jax_impl", "length_sweep", "memory_table",
            "numpy_impl", "paired_median", "peak_bytes", "plot", "render_markdown", "rich_tables", "run", "run_full", "scaling_exponents",
            "scaling_sweep", "skip_reason", "square_peak", "summary_markdown", "targets", "time_gemm", "time_interleaved",
            "torch_cell_impl", "torch_fused_impl", "write"]
@@ -153,6 +160,8 @@ def run(quick: bool = False, models=None, sizes=None, dtypes=None, impls=None, r
             result.memory = memory_table(model_names, size_map)
         if scaling:
             result.scaling = scaling_sweep(say)
+            if "teaching" in size_map and size_map["teaching"] == SIZES["teaching"]:
+                result.lengths = length_sweep(say, SIZES["teaching"], model_names, dtype_names)
     machine["loadavg_end"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     if out_dir is not None:
         write(result, out_dir)

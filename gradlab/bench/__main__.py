@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gradlab.bench", description=__doc__.split("\n")[0])
     parser.add_argument("--json-out", required=True)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--no-extras", action="store_true", help="skip the memory table and scaling sweep")
+    parser.add_argument("--no-extras", action="store_true", help="skip the memory table and the scaling and length sweeps")
     for flag in ("--models", "--sizes", "--dtypes", "--impls"):
         parser.add_argument(flag)
     parser.add_argument("--repeats", type=int)

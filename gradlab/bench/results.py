@@ -66,6 +66,7 @@ class BenchResult:
     agreement: list[Agreement] = field(default_factory=list)
     memory: list[dict[str, Any]] = field(default_factory=list)
     scaling: list[dict[str, Any]] = field(default_factory=list)
+    lengths: list[dict[str, Any]] = field(default_factory=list)  # sweeps.length_sweep at the teaching size
     notes: list[str] = field(default_factory=list)
     label: str = ""
     others: list[BenchResult] = field(default_factory=list)  # the same run under other BLAS settings
@@ -237,6 +238,7 @@ def render_markdown(result: BenchResult) -> str:
                          f"{', '.join(f'{t:.3g}' for _, t, _ in pts)} | "
                          f"{', '.join(f'{1e3 * f / t:.0f}' for _, t, f in pts)} | {e:.2f} | "
                          f"{flop_exps[model, axis]:.2f} |")
+    lines += _length_section(result)
     for other in result.others:
         lines += ["", f"## The same run with {other.label}", "",
                   f"BLAS: {other.machine.get('blas')}", "", "| model | size | dtype | impl | ms | vs unset |",
@@ -277,6 +279,23 @@ def _floor_section(result: BenchResult) -> list[str]:
         reach = "–" if target is None else ("yes" if need <= target else "**no**")
         lines.append(f"| {r.size} | {r.model} | {r.dtype} | {r.median_ms:.3g} | {r.floor_ms:.3g} | "
                      f"{r.floor_ms / r.median_ms:.0%} | {need:.3g} | {_fmt(target, '.3g')} | {reach} |")
+    return lines
+
+
+def _length_section(result: BenchResult) -> list[str]:
+    """Per call and per step: each implementation's time against T, fitted as a line (sweeps.length_sweep)."""
+    if not result.lengths:
+        return []
+    first = result.lengths[0]
+    Ts, s = ", ".join(str(T) for T in first["T"]), first["sizes"]
+    lines = ["", f"## Per call and per step (B={s['B']}, D={s['D']}, H={s['H']}, V={s['V']}; T = {Ts})", "",
+             ("Each implementation timed at T = " + Ts + " (interleaved; median), and the least-squares line "
+              "through the three: per call, its intercept (what a call costs before and after its steps); per "
+              "step, its slope (a step, with its share of the batched products and passes). A ratio of whole calls "
+              "mixes the two."), "",
+             "| model | dtype | impl | ms at each T | per call µs | per step µs |", "|---|---|---|---|---:|---:|"]
+    lines += [f"| {e['model']} | {e['dtype']} | {e['impl']} | {', '.join(f'{t:.3g}' for t in e['median_ms'])} | "
+              f"{e['per_call_us']:.0f} | {e['per_step_us']:.1f} |" for e in result.lengths]
     return lines
 
 

@@ -1,4 +1,5 @@
-"""Memory of the cache per model and size, and how the NumPy BPTT's time grows with T and with H."""
+"""Memory of the cache per model and size, how the NumPy BPTT's time grows with T and with H, and what a
+call costs before and after its steps against what each step costs, beside JAX's jitted scan."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from gradlab.bench.flops import gemm_flops
+from gradlab.bench.peers import jax_impl, numpy_impl, skip_reason
 from gradlab.bench.timing import Progress, time_interleaved
 from gradlab.models import workspace
 from gradlab.models.registry import get
@@ -82,3 +84,35 @@ def scaling_exponents(points: list[dict[str, Any]], key: str = "median_ms") -> d
         if len(pts) >= 2:
             out[sweep] = float(np.polyfit(np.log([x for x, _ in pts]), np.log([y for _, y in pts]), 1)[0])
     return out
+
+
+LENGTH_T = (10, 25, 50)
+
+
+def length_sweep(say: Progress, sizes: Sizes, models=("rnn", "lstm", "gru"), dtypes=("float64", "float32"),
+                 repeats: int = 15) -> list[dict[str, Any]]:
+    """NumPy and JAX jit at ``sizes`` with T = 10, 25, 50, interleaved; each time fitted as a line in T.
+
+    A row per model, dtype and implementation: the medians (ms) at each T and the least-squares line through
+    them, ``per_call_us`` (its intercept: what a call costs before and after its steps) and ``per_step_us``
+    (its slope: a step, with its share of the batched GEMMs and elementwise passes). At the teaching size it
+    separates the two costs a ratio of whole calls mixes (benchmarks/README.md, "What is left").
+    """
+    impls = [("numpy", numpy_impl)] + ([("jax-jit", jax_impl)] if not skip_reason("jax-jit", "rnn") else [])
+    rows = []
+    for model in models:
+        for dtype in dtypes:
+            say(f"length sweep: {model} {dtype}")
+            steps = {}
+            for T in LENGTH_T:
+                theta, xs, ys = get(model).random_problem(sizes._replace(T=T), seed=0, dtype=dtype)
+                for name, build in impls:
+                    steps[name, T] = build(model, theta, xs, ys).step
+            times = time_interleaved(steps, repeats, 2)
+            for name, _ in impls:
+                medians = [1e3 * float(np.median(times[name, T])) for T in LENGTH_T]
+                slope, intercept = np.polyfit(LENGTH_T, medians, 1)
+                rows.append({"model": model, "dtype": dtype, "impl": name, "sizes": sizes._asdict(), "T": list(LENGTH_T),
+                             "median_ms": medians, "per_call_us": 1e3 * float(intercept),
+                             "per_step_us": 1e3 * float(slope)})
+    return rows
