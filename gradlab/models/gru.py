@@ -205,9 +205,11 @@ def _blend(h_prev, n, u_z, h, scratch) -> None:
 
 
 def recurrence_backward(params: dict, cache: GRUCache, e: np.ndarray):
-    """BPTT through the GRU: da_x (T, B, 3H) input side, da_h (T, B, 3H) hidden side, dL/dh0 (B, H).
+    """BPTT through the GRU: da_h (T, B, 3H) the hidden side, da_n (T, B, H) the input side's n rows, dL/dh0 (B, H).
 
-    Under reset="before" b_h sits beside b_x in every row, and da_h is da_x (the same array).
+    The input side is [da_r | da_z | da_n]: its r and z rows are the hidden side's, which is why only its n
+    rows are returned apart. Under reset="after" the hidden side's n rows are dq = da_n r; under "before" b_h
+    sits beside b_x in every row, the two sides are equal, and da_n is a view of da_h.
     """
     W_h, hs = params["W_h"], cache.hs
     if check_reset(cache.reset) == "before":
@@ -226,14 +228,14 @@ def _backward_after(W_h: np.ndarray, cache: GRUCache, q: np.ndarray, e: np.ndarr
         dh_t = e_t + dh_next;   y_t = dh_t * g_t = [da_r | da_z | dq | dh_t z];   dh_next = dh_t z + da_h W_h
 
     with da_h = [da_r | da_z | dq] the first three blocks of y_t. The input side's da_n = dh_t dn_dh is taken
-    for a block of steps at once, after them.
+    for a block of steps at once, after them. Returns (da_h, da_n, dL/dh0).
     """
     (T, B, H), hs = e.shape, cache.hs
     dtype = np.result_type(e, cache.gates, W_h)
     dh = workspace.empty((T, B, 1, H), dtype)  # dL/dh_t, the total
     y = workspace.empty((T, B, 4, H), dtype)
     da_h, dh_z = y[:, :, :3].reshape(T, B, 3 * H), y[:, :, 3:]  # (T, B, 3H) and (T, B, 1, H) views
-    da_x = workspace.empty((T, B, 3 * H), dtype)
+    da_n = workspace.empty((T, B, H), dtype)  # the input side's n rows (its r, z rows are da_h's)
     dh_next = np.zeros((B, 1, H), dtype)  # 0 after the last step; dL/dh0 at the end (returned)
     scratch = workspace.empty((B, H), dtype)  # da_h W_h (np.dot writes a contiguous 2-D array)
     scratch_1 = scratch[:, None]  # (B, 1, H): the shape of dh_next
@@ -250,9 +252,8 @@ def _backward_after(W_h: np.ndarray, cache: GRUCache, q: np.ndarray, e: np.ndarr
             np.multiply(dh_t, y_t, y_t)  # y_t = dh_t * g_t = [da_r | da_z | dq | dh z]
             da_h_t.dot(W_h, scratch)  # through a_h = h_{t-1} W_h^T + b_h
             np.add(dh_z_t, scratch_1, dh_next)  # dh_{t-1} = dh z + da_h W_h
-        np.multiply(dh[t0:t1, :, 0], dn_dh_block, da_x[t0:t1, :, 2 * H:])  # da_n = dh dn_dh, input side
-    da_x[..., :2 * H] = da_h[..., :2 * H]  # da_r, da_z: the same on both sides
-    return da_x, da_h, dh_next[:, 0]
+        np.multiply(dh[t0:t1, :, 0], dn_dh_block, da_n[t0:t1])  # da_n = dh dn_dh, input side
+    return da_h, da_n, dh_next[:, 0]
 
 
 def after_factors(gates: np.ndarray, h_prev: np.ndarray, q: np.ndarray, out: tuple | None = None):
@@ -286,7 +287,7 @@ def after_factors(gates: np.ndarray, h_prev: np.ndarray, q: np.ndarray, out: tup
 
 
 def _backward_before(W_h: np.ndarray, cache: GRUCache, e: np.ndarray):
-    """recurrence_backward under reset "before" (Cho et al.): da_x, the same array as da_h, and dL/dh0."""
+    """recurrence_backward under reset "before" (Cho et al.): da_x (both sides), its n rows, and dL/dh0."""
     hs = cache.hs
     (T, B), H = e.shape[:2], hs.shape[-1]
     W_hrz, W_hn = W_h[:2 * H], W_h[2 * H:]
@@ -311,7 +312,7 @@ def _backward_before(W_h: np.ndarray, cache: GRUCache, e: np.ndarray):
             dh *= z_t
             dh += da_rz_t.dot(W_hrz, scratch)
             dh += np.multiply(ds, r_t, ds)  # dh_next = dh z + da_rz W_hrz + ds r
-    return da_x, da_x, dh
+    return da_x, da_n, dh
 
 
 def local_derivatives(gates: np.ndarray, h_prev: np.ndarray, x: np.ndarray, out: np.ndarray | None = None):
@@ -338,23 +339,32 @@ def local_derivatives(gates: np.ndarray, h_prev: np.ndarray, x: np.ndarray, out:
     return dn_dh, dz_dh, dr_d
 
 
-def hidden_grads(cache: GRUCache, da_x: np.ndarray, da_h: np.ndarray, dh0: np.ndarray,
+def hidden_grads(cache: GRUCache, da_h: np.ndarray, da_n: np.ndarray, dh0: np.ndarray,
                  out: dict | None = None) -> dict[str, np.ndarray]:
-    """Weight gradients of the recurrent layer, each one (T*B)-row GEMM (into ``out``'s arrays when it has
-    them, as rnn.output_backward)."""
-    grads, h_prev = ({} if out is None else out), cache.hs[:-1]
-    grads["W_x"] = outer_sum(da_x, cache.xs, out=grads.get("W_x"))  # sum_t da_x^T x_t
+    """Weight gradients of the recurrent layer from ``recurrence_backward``'s da_h and da_n, each a (T*B)-row
+    GEMM (into ``out``'s arrays when it has them, as rnn.output_backward). The input side [da_r | da_z | da_n]
+    is never assembled: its r, z rows are da_h's, so dW_x and db_x take them from there (at the large size a
+    copy of da_h's r, z rows and a second pass over them, for b_x, took 1.6% of a float64 call)."""
+    grads, h_prev, xs = ({} if out is None else out), cache.hs[:-1], cache.xs
+    H = h_prev.shape[-1]
+    dtype = np.result_type(da_h, xs, h_prev)
+    for key, shape in (("W_x", (3 * H, xs.shape[-1])), ("W_h", (3 * H, H)), ("b_x", (3 * H,)), ("b_h", (3 * H,))):
+        if key not in grads:
+            grads[key] = np.empty(shape, dtype)
+    dW_x, dW_h, db_x, db_h = grads["W_x"], grads["W_h"], grads["b_x"], grads["b_h"]
+    time_sum(da_h, db_h)
     if cache.reset == "after":
-        grads["W_h"] = outer_sum(da_h, h_prev, out=grads.get("W_h"))  # sum_t da_h^T h_{t-1}
-    else:
-        H = h_prev.shape[-1]
-        dW_h = grads["W_h"] if "W_h" in grads else np.empty((3 * H, H), np.result_type(da_h, h_prev))
+        outer_sum(da_h[..., :2 * H], xs, out=dW_x[:2 * H])  # rows r, z: sum_t da^T x_t, shared with the hidden side
+        outer_sum(da_n, xs, out=dW_x[2 * H:])  # rows n: sum_t da_n^T x_t
+        outer_sum(da_h, h_prev, out=dW_h)  # sum_t [da_r | da_z | dq]^T h_{t-1}
+        db_x[:2 * H] = db_h[:2 * H]
+        time_sum(da_n, db_x[2 * H:])
+    else:  # the two sides are one: da_h = [da_r | da_z | da_n]
         s = split_gates(cache.gates)[0] * h_prev  # s_t = r_t * h_{t-1}, the input of the W_hn rows
+        outer_sum(da_h, xs, out=dW_x)
         outer_sum(da_h[..., :2 * H], h_prev, out=dW_h[:2 * H])  # rows r, z: sum_t da^T h_{t-1}
-        outer_sum(da_h[..., 2 * H:], s, out=dW_h[2 * H:])  # rows n: sum_t da_n^T s_t
-        grads["W_h"] = dW_h
-    grads["b_x"] = time_sum(da_x, grads.get("b_x"))
-    grads["b_h"] = time_sum(da_h, grads.get("b_h"))
+        outer_sum(da_n, s, out=dW_h[2 * H:])  # rows n: sum_t da_n^T s_t
+        db_x[...] = db_h
     grads["h0"] = dh0
     return grads
 
@@ -363,8 +373,8 @@ def backward(params: dict, cache: GRUCache, dlogits: np.ndarray) -> dict[str, np
     """BPTT in the convention recorded in the cache: grads of every parameter and of h0."""
     grads = param_grads(params, PARAM_SHAPES, dlogits, cache.xs, cache.hs, cache.gates)  # fresh, one allocation
     grads, e = output_backward(params, cache, dlogits, grads)  # W_hy, b_y, and e_t = (p_t - y_t) W_hy
-    da_x, da_h, dh0 = recurrence_backward(params, cache, e)
-    return hidden_grads(cache, da_x, da_h, dh0, grads)  # the keys of PARAM_SHAPES, then h0
+    da_h, da_n, dh0 = recurrence_backward(params, cache, e)
+    return hidden_grads(cache, da_h, da_n, dh0, grads)  # the keys of PARAM_SHAPES, then h0
 
 
 def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray, reduction: str = "sum",
