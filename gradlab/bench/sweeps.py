@@ -98,9 +98,9 @@ def length_sweep(say: Progress, sizes: Sizes, models=("rnn", "lstm", "gru"), dty
     (its slope: a step, with its share of the batched GEMMs and elementwise passes). At the teaching size it
     separates the two costs a ratio of whole calls mixes (benchmarks/README.md, "What is left").
     """
-    impls = [("numpy", numpy_impl)] + ([("jax-jit", jax_impl)] if not skip_reason("jax-jit", "rnn") else [])
     rows = []
     for model in models:
+        impls = [("numpy", numpy_impl)] + ([("jax-jit", jax_impl)] if not skip_reason("jax-jit", model) else [])
         for dtype in dtypes:
             say(f"length sweep: {model} {dtype}")
             steps = {}

@@ -65,15 +65,10 @@ def time_interleaved(steps: Mapping[Any, Callable[[], Any]], repeats: int, warmu
 def machine_info(threads: int) -> dict[str, Any]:
     """CPU, cores, versions, the BLAS that ran (threadpoolctl), thread count, load and BLAS variables."""
     cpu = platform.processor() or platform.machine()
-    flags = ""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-        fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags, fields = "", cpu_fields()
+    if fields:
         cpu = f"{fields.get('model name', cpu)} (family {fields.get('cpu family')}, model {fields.get('model')})"
         flags = " ".join(f for f in ("avx2", "fma", "avx512f") if f in fields.get("flags", "").split())
-    except OSError:
-        pass
     info: dict[str, Any] = {
         "cpu": cpu, "cpu_flags": flags, "cores": os.cpu_count(), "threads": threads,
         "platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
@@ -94,6 +89,16 @@ def machine_info(threads: int) -> dict[str, Any]:
     except ImportError:
         info["blas"] = "threadpoolctl not installed: pip install threadpoolctl to record the BLAS kernel"
     return info
+
+
+def cpu_fields() -> dict[str, str]:
+    """/proc/cpuinfo's fields ("model name", "flags", ...) as read there (the last CPU listed wins; they are the
+    same CPU on these machines); {} where there is no such file."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    return {k.strip(): v.strip() for k, v in (line.split(":", 1) for line in text.splitlines() if ":" in line)}
 
 
 def code_version() -> dict[str, Any] | None:

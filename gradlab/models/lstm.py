@@ -136,11 +136,11 @@ def gate_slopes(gates: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 def scaled_transpose(W: np.ndarray, scale: np.ndarray, dtype) -> np.ndarray:
     """W^T * scale (in, out) copied C-contiguous in ``dtype``: the per-column ``scale`` (out,) holds exact factors
-    (the gates' -1 and -2). At the LSTM's width dot runs faster on this layout than on a transposed view
-    (0.9 us a step in float64, 0.6 in float32, at the teaching size). Scaling W's rows without the transpose
-    and multiplying by that copy's view W.T instead (as the RNN and the GRU take theirs) was 1.5% faster at
-    the teaching size in float64 and 1-2% slower at medium and large (benchmarks/README.md, eighth round).
-    A temporary of the call (workspace memory inside ``workspace.reusing()``)."""
+    (the gates' -1 and -2). Unlike ``rnn.transposed`` it copies at B = 1 too: the scale must be taken
+    somewhere, and scaling W's rows without the transpose, then multiplying by that copy's view W.T, read
+    whole teaching calls at 1.015x / 1.001x (float64 / float32) on the Zen 3 host and 1.011-1.020x /
+    0.994-0.999x on the Zen 4 one, and ran 1-2% slower at medium and large (benchmarks/README.md, eighth and ninth rounds). A
+    temporary of the call (workspace memory inside ``workspace.reusing()``)."""
     return np.multiply(W.T, scale, out=workspace.empty(W.shape[::-1], dtype))
 
 

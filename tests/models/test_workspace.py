@@ -9,6 +9,7 @@ import threading
 import numpy as np
 import pytest
 
+from gradlab.bench.timing import cpu_fields
 from gradlab.models import rnn, workspace
 from gradlab.models.losses import softmax_cross_entropy
 from gradlab.models.registry import MODELS
@@ -257,10 +258,7 @@ def faults_per_call(prime_bytes: int, env: dict | None = None) -> float:
 
 
 def has_avx2() -> bool:
-    try:
-        return " avx2 " in open("/proc/cpuinfo").read().replace("\n", " ")
-    except OSError:
-        return False
+    return "avx2" in cpu_fields().get("flags", "").split()
 
 
 glibc_only = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's dynamic malloc thresholds")
