@@ -134,13 +134,17 @@ def gate_slopes(gates: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return out
 
 
-def scaled_transpose(W: np.ndarray, scale: np.ndarray, dtype) -> np.ndarray:
-    """W^T * scale (in, out) copied C-contiguous in ``dtype``: the per-column ``scale`` (out,) holds exact factors
-    (the gates' -1 and -2). Unlike ``rnn.transposed`` it copies at B = 1 too: the scale must be taken
-    somewhere, and scaling W's rows without the transpose, then multiplying by that copy's view W.T, read
-    whole teaching calls at 1.015x / 1.001x (float64 / float32) on the Zen 3 host and 1.011-1.020x /
-    0.994-0.999x on the Zen 4 one, and ran 1-2% slower at medium and large (benchmarks/README.md, eighth and ninth rounds). A
-    temporary of the call (workspace memory inside ``workspace.reusing()``)."""
+def scaled_transpose(W: np.ndarray, scale: np.ndarray, B: int, dtype) -> np.ndarray:
+    """W^T * scale (in, out) in ``dtype`` for the per-step products of a batch of B rows; the per-column ``scale``
+    (out,) holds one exact factor per gate block (the gates' -1 and -2). When B > 1, a C-contiguous copy, as
+    ``rnn.transposed`` makes; when B = 1, the view .T of a copy of W with its rows scaled, one call over the
+    four (H, H) blocks (2-4 us at the teaching size, where the transposing copy took 20-30 us; the GEMV on the
+    view costs 0.4-0.6 us a step more). A temporary of the call (workspace memory inside ``workspace.reusing()``)."""
+    if B == 1:
+        blocks = scale.shape[0] // W.shape[1]  # W: (blocks * H, H); one factor per block of H rows
+        out = workspace.empty(W.shape, dtype)
+        np.multiply(W.reshape(blocks, -1), scale[::W.shape[1], None], out=out.reshape(blocks, -1))
+        return out.T
     return np.multiply(W.T, scale, out=workspace.empty(W.shape[::-1], dtype))
 
 
@@ -195,7 +199,7 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tu
     k = gate_constants(H, dtype)
     # activate(a) = mult / (1 + exp(a * scale)) + shift; a * scale is taken in the weights and the input
     # projection, once: scaling by -1 or -2 is exact, so (h W^T) * scale == h (W^T * scale) bit for bit
-    W_h_T_scaled = scaled_transpose(params["W_h"], k.scale, dtype)  # (H, 4H)
+    W_h_T_scaled = scaled_transpose(params["W_h"], k.scale, B, dtype)  # (H, 4H)
     hs, cs = workspace.empty((T + 1, B, H), dtype), workspace.empty((T + 1, B, H), dtype)
     gates, tanh_cs = workspace.empty((T, B, 4 * H), dtype), workspace.empty((T, B, H), dtype)
     linear(xs, params["W_x"], params["b"], out=gates)  # x_t W_x^T + b for every t at once, where the gates go
