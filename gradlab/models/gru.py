@@ -382,7 +382,7 @@ def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.nda
     """Loss (0-d) and grads (dict with every parameter and h0) in one call."""
     check_reset(reset)
     _check(params, xs, targets, h0)
-    with workspace.reusing():  # the cache and the temporaries never leave this call
+    with workspace.reusing((__name__, reset)):  # the cache and the temporaries never leave this call
         logits, cache = _forward(params, xs, h0, reset)
         loss, dlogits = cross_entropy_unchecked(logits, targets, reduction)
         return loss, backward(params, cache, dlogits)

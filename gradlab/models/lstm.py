@@ -323,7 +323,7 @@ def backward(params: dict, cache: LSTMCache, dlogits: np.ndarray, step: Step = c
 def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, state, reduction: str = "sum"):
     """Loss (0-d) and grads (dict with every parameter, h0 and c0) in one call."""
     _, h0, c0 = _check(params, xs, targets, state)
-    with workspace.reusing():  # the cache and the temporaries never leave this call
+    with workspace.reusing(__name__):  # the cache and the temporaries never leave this call
         logits, cache = _forward(params, xs, h0, c0)
         loss, dlogits = cross_entropy_unchecked(logits, targets, reduction)
         return loss, backward(params, cache, dlogits)

@@ -215,7 +215,7 @@ def backward(params: dict, cache: RNNCache, dlogits: np.ndarray) -> dict[str, np
 def loss_and_grads(params: dict, xs: np.ndarray, targets: np.ndarray, h0: np.ndarray, reduction: str = "sum"):
     """Loss (0-d) and grads (dict with every parameter and h0) in one call."""
     _check(params, xs, targets, h0)
-    with workspace.reusing():  # the cache and the temporaries never leave this call
+    with workspace.reusing(__name__):  # the cache and the temporaries never leave this call
         logits, cache = _forward(params, xs, h0)
         loss, dlogits = cross_entropy_unchecked(logits, targets, reduction)
         return loss, backward(params, cache, dlogits)

@@ -6,9 +6,11 @@ zeroes every page of it again on first touch. At the large benchmark size a call
 ~0.5 GB: in float64 that cost ~0.24 s of system time and ~5000 page faults per LSTM call (10% of its
 step). benchmarks/README.md has the measurements.
 
-How: inside ``reusing()`` (which ``loss_and_grads`` enters), ``empty(shape, dtype)`` of at least
-MIN_BYTES hands out the memory of the previous call's request at the same position in the call order,
-as an array of the new shape and dtype, and allocates only when that memory is too small. Outside
+How: inside ``reusing(key)`` (which ``loss_and_grads`` enters with its model's key), ``empty(shape, dtype)``
+of at least MIN_BYTES hands out the memory of the request at the same position in the call order of the
+previous call with that key, as an array of the new shape and dtype, and allocates only when that memory
+is too small. Each key (each model and convention) keeps its own memory, so models that take turns in one
+thread do not take each other's. Outside
 ``reusing()``, and below MIN_BYTES, it is ``np.empty``: ``forward`` and ``backward`` called on their
 own return fresh arrays.
 
@@ -22,8 +24,8 @@ process had done anyway (JAX and PyTorch free larger ones). Elsewhere than glibc
 
 The contract that keeps this safe: nothing a function returns to the caller of ``loss_and_grads`` is
 (a view of) workspace memory; the returned gradients are fresh arrays, and tests/models/test_workspace.py
-checks that a second call leaves the first call's results unchanged. The memory is per thread, and the
-last call's is kept until ``release()``.
+checks that a second call leaves the first call's results unchanged. The memory is per thread, and each
+key's last call's is kept until ``release()``.
 """
 
 from __future__ import annotations
@@ -54,10 +56,11 @@ def prime_malloc() -> None:
 
 
 class _Pool(threading.local):
-    """One thread's buffers: raw bytes, one per request position of the last call."""
+    """One thread's buffers: per key of ``reusing``, raw bytes, one per request position of that key's last call."""
 
     def __init__(self):
-        self.buffers: list[np.ndarray] = []  # uint8, 1-D
+        self.kept: dict = {}  # key -> [uint8 1-D buffers], one list per caller (a model and its convention)
+        self.buffers: list[np.ndarray] = []  # the list of the call in progress (depth > 0)
         self.depth = 0  # nesting of reusing(); requests are served from the pool while > 0
         self.position = 0  # the next request's position in the call order
         self.primed = False  # prime_malloc() has run for this thread's first reusing()
@@ -66,17 +69,29 @@ class _Pool(threading.local):
 _pool = _Pool()
 
 
-class reusing:  # lower case: used like a function, ``with reusing():``
-    """Serve ``empty`` from the memory of the previous call while inside (re-entrant, per thread).
+class reusing:  # lower case: used like a function, ``with reusing(key):``
+    """Serve ``empty`` from the memory of the previous call with the same ``key`` while inside (re-entrant, per
+    thread; an inner ``reusing`` continues the outer call's order, whatever its key).
 
-    A class rather than @contextmanager: entering and leaving cost a microsecond less, which the
+    The key names the caller, so that each keeps its own memory: requests come in one order per model and
+    convention, and one list shared by models that take turns (a benchmark's interleaved repeats, ``gradlab
+    verify`` over every model, a class's mixed submissions) saw each model's buffers at a position replaced
+    by another's, too small, and faulted back in at every turn: the large float64 GRU, interleaved with the RNN
+    and the LSTM, took 1.12-1.63 s a call against 1.10-1.22 with a list per model (benchmarks/README.md, tenth
+    round). A class rather than @contextmanager: entering and leaving cost a microsecond less, which the
     teaching size (~0.5 ms a call) notices.
     """
+
+    __slots__ = ("key",)
+
+    def __init__(self, key=None):
+        self.key = key
 
     def __enter__(self) -> None:
         pool = _pool
         if pool.depth == 0:
             pool.position = 0
+            pool.buffers = pool.kept.setdefault(self.key, [])
             if not pool.primed:
                 pool.primed = True
                 prime_malloc()
@@ -112,15 +127,16 @@ def empty(shape, dtype) -> np.ndarray:
 
 
 def kept_bytes() -> int:
-    """Bytes this thread keeps between calls."""
-    return sum(b.nbytes for b in _pool.buffers)
+    """Bytes this thread keeps between calls, over every key."""
+    return sum(b.nbytes for buffers in _pool.kept.values() for b in buffers)
 
 
 def release() -> None:
-    """Free this thread's kept memory (the next call allocates afresh)."""
+    """Free this thread's kept memory, of every key (the next call allocates afresh)."""
     if _pool.depth:
         raise RuntimeError("workspace.release: called inside reusing(), where the memory is in use")
-    _pool.buffers.clear()
+    _pool.kept.clear()
+    _pool.buffers = []
 
 
 def returned(shapes: dict[str, tuple[int, ...]], dtype) -> dict[str, np.ndarray]:

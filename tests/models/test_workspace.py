@@ -95,6 +95,43 @@ def test_release_frees_and_refuses_inside_a_call():
     assert workspace.kept_bytes() == 0
 
 
+def take_turns(key_a, key_b) -> tuple[list[int], list[int]]:
+    """Two callers with different requests at position 0 (b's larger) take two turns each; the address each gets."""
+    a, b = [], []
+    for _ in range(2):
+        with workspace.reusing(key_a):
+            a.append(workspace.empty(BIG, np.float64).ctypes.data)
+        with workspace.reusing(key_b):
+            b.append(workspace.empty((3, *BIG), np.float64).ctypes.data)
+    return a, b
+
+
+def test_each_key_keeps_its_own_memory_when_callers_take_turns():
+    a, b = take_turns("rnn", "lstm")
+    assert a[0] == a[1] and b[0] == b[1] and a[0] != b[0]
+    assert workspace.kept_bytes() == 4 * workspace.MIN_BYTES  # both kept, side by side
+
+
+def test_twin_callers_sharing_one_key_take_each_others_memory():
+    """What the keys are for: under one key b's larger request replaces a's buffer at position 0, and the
+    next a gets b's (so, in a model's call, the next too-small request allocates and faults afresh)."""
+    a, _ = take_turns(None, None)
+    assert a[0] != a[1]
+    assert workspace.kept_bytes() == 3 * workspace.MIN_BYTES  # one buffer, the larger
+
+
+def test_the_models_take_turns_without_taking_each_others_memory(monkeypatch):
+    monkeypatch.setattr(workspace, "MIN_BYTES", 0)  # keep every request, however small
+    problems = {name: (m, m.random_problem(Sizes(T=3, B=2, D=3, H=4, V=5), seed=0)) for name, m in MODELS.items()}
+    kept = []
+    for _ in range(2):
+        for m, problem in problems.values():
+            m.grads(*problem)
+        kept.append({key: [b.ctypes.data for b in buffers] for key, buffers in workspace._pool.kept.items()})
+    assert len(kept[0]) == len(MODELS)  # a key per model and convention
+    assert kept[0] == kept[1]  # the second round allocated nothing
+
+
 def test_threads_do_not_share_memory():
     with workspace.reusing():
         mine = workspace.empty(BIG, np.float64)
