@@ -138,8 +138,9 @@ def scaled_transpose(W: np.ndarray, scale: np.ndarray, B: int, dtype) -> np.ndar
     """W^T * scale (in, out) in ``dtype`` for the per-step products of a batch of B rows; the per-column ``scale``
     (out,) holds one exact factor per gate block (the gates' -1 and -2). When B > 1, a C-contiguous copy, as
     ``rnn.transposed`` makes; when B = 1, the view .T of a copy of W with its rows scaled, one call over the
-    four (H, H) blocks (2-4 us at the teaching size, where the transposing copy took 20-30 us; the GEMV on the
-    view costs 0.4-0.6 us a step more). A temporary of the call (workspace memory inside ``workspace.reusing()``)."""
+    four (H, H) blocks as four long rows: 5.8 / 9.5 us (float32 / float64) at the teaching size, where the
+    transposing copy takes 21 / 31 and the GEMV on the view costs 0.36 / 0.64 us a step more
+    (benchmarks/README.md, tenth round). A temporary of the call (workspace memory inside ``workspace.reusing()``)."""
     if B == 1:
         blocks = scale.shape[0] // W.shape[1]  # W: (blocks * H, H); one factor per block of H rows
         out = workspace.empty(W.shape, dtype)

@@ -77,7 +77,7 @@ class reusing:  # lower case: used like a function, ``with reusing(key):``
     convention, and one list shared by models that take turns (a benchmark's interleaved repeats, ``gradlab
     verify`` over every model, a class's mixed submissions) saw each model's buffers at a position replaced
     by another's, too small, and faulted back in at every turn: the large float64 GRU, interleaved with the RNN
-    and the LSTM, took 1.12-1.63 s a call against 1.10-1.22 with a list per model (benchmarks/README.md, tenth
+    and the LSTM, took 1.12-1.63 s a call against 1.08-1.18 with a list per model (benchmarks/README.md, tenth
     round). A class rather than @contextmanager: entering and leaving cost a microsecond less, which the
     teaching size (~0.5 ms a call) notices.
     """
