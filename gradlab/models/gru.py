@@ -44,7 +44,6 @@ conventions as the models "gru" and "gru-cho" through ``convention(reset)``.
 
 from __future__ import annotations
 
-import itertools
 from functools import partial
 from types import ModuleType
 from typing import NamedTuple
@@ -128,7 +127,7 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, reset: str) -> tuple[
     b_in = params["b_x"] + b_h
     if reset == "after":
         b_in[2 * H:] = params["b_x"][2 * H:]
-    hs, gates = workspace.empty((T + 1, B, H), dtype), workspace.empty((T, B, 3 * H), dtype)
+    hs, gates, q, steps = workspace.plan(forward_buffers, T, B, H, dtype, reset)
     hs[0] = h0
     # the input side for every t at once, where the gates go; the steps activate them in place
     linear(xs, params["W_x"], b_in, out=gates)
@@ -137,27 +136,37 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, reset: str) -> tuple[
     np.negative(gates[..., :2 * H], out=gates[..., :2 * H])
     loop = _steps_after if reset == "after" else _steps_before
     with np.errstate(over="ignore"):  # exp(-a) = inf where a << 0 gives sigma = 1/inf = 0, as it should
-        q = loop(W_h, b_h, hs, gates)
+        loop(W_h, b_h, gates, steps)
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
     return logits, GRUCache(xs, hs, gates, reset, q)
 
 
-def _steps_after(W_h, b_h, hs, gates) -> np.ndarray:
-    """The forward's time loop under reset "after": fills hs[1:], activates gates in place, returns q (T, B, H).
+def forward_buffers(T: int, B: int, H: int, dtype, reset: str) -> tuple:
+    """(hs (T+1, B, H), gates (T, B, 3H), q (T, B, H) under reset "after" else None, steps): uninitialised
+    workspace arrays for a forward, and per t the views its steps write through (kept between calls:
+    ``workspace.plan``), h_{t-1}, h_t, [r | z]_t, r_t, z_t, n_t, and q_t under "after"."""
+    hs, gates = workspace.empty((T + 1, B, H), dtype), workspace.empty((T, B, 3 * H), dtype)
+    rows = (hs[:-1], hs[1:], gates[..., :2 * H], *split_gates(gates))
+    q = workspace.empty((T, B, H), dtype) if reset == "after" else None
+    return hs, gates, q, list(zip(*rows, q) if q is not None else zip(*rows))
+
+
+def _steps_after(W_h, b_h, gates, steps) -> None:
+    """The forward's time loop under reset "after": fills h_t and q_t, activates gates in place (``steps``:
+    ``forward_buffers``).
 
     ``gates`` holds the input side [-a_xr | -a_xz | a_xn] on entry, its r, z columns negated; the steps
     subtract the hidden side there. Every step writes in place into preallocated arrays. The products take
     W_h^T as ``rnn.transposed`` gives it: a contiguous copy when B > 1, the view when B = 1.
     """
-    (T, B), H = gates.shape[:2], hs.shape[-1]
-    W_h_T = transposed(W_h, B, hs.dtype)  # (H, 3H)
-    q = workspace.empty((T, B, H), hs.dtype)
-    a_h = workspace.empty((B, 3 * H), hs.dtype)  # h_{t-1} W_h^T = [a_hr | a_hz | h W_hn^T] of one step
-    a_h_rz, a_h_n, scratch = a_h[:, :2 * H], a_h[:, 2 * H:], workspace.empty((B, H), hs.dtype)
-    b_hn = tiled(b_h[2 * H:], B, hs.dtype)  # a (B, H) copy: NumPy adds equal shapes faster
-    one = np.array(1, hs.dtype)  # likewise a 0-d array, not the Python scalar 1
-    rz, u_r, u_z, n = gates[..., :2 * H], *split_gates(gates)  # r and z hold u = 1/sigma until the loop ends
-    for (h_prev, h), rz_t, u_r_t, u_z_t, n_t, q_t in zip(itertools.pairwise(hs), rz, u_r, u_z, n, q):
+    B, H = gates.shape[1], W_h.shape[1]
+    W_h_T = transposed(W_h, B, gates.dtype)  # (H, 3H)
+    a_h = workspace.empty((B, 3 * H), gates.dtype)  # h_{t-1} W_h^T = [a_hr | a_hz | h W_hn^T] of one step
+    a_h_rz, a_h_n, scratch = a_h[:, :2 * H], a_h[:, 2 * H:], workspace.empty((B, H), gates.dtype)
+    b_hn = tiled(b_h[2 * H:], B, gates.dtype)  # a (B, H) copy: NumPy adds equal shapes faster
+    one = np.array(1, gates.dtype)  # likewise a 0-d array, not the Python scalar 1
+    # r and z hold u = 1/sigma until the loop ends
+    for h_prev, h, rz_t, u_r_t, u_z_t, n_t, q_t in steps:
         h_prev.dot(W_h_T, a_h)  # all three hidden-side rows in one GEMM
         np.add(a_h_n, b_hn, q_t)  # q_t = h_{t-1} W_hn^T + b_hn
         np.subtract(rz_t, a_h_rz, rz_t)  # [-a_r | -a_z]
@@ -165,25 +174,26 @@ def _steps_after(W_h, b_h, hs, gates) -> np.ndarray:
         n_t += np.divide(q_t, u_r_t, scratch)  # a_xn + r * (h_{t-1} W_hn^T + b_hn)
         np.tanh(n_t, n_t)  # n = tanh(a_xn + r * q)
         _blend(h_prev, n_t, u_z_t, h, scratch)
+    rz = gates[..., :2 * H]
     np.reciprocal(rz, out=rz)  # [r | z] = 1/u for every step at once
-    return q
 
 
-def _steps_before(W_h, b_h, hs, gates) -> None:
-    """The forward's time loop under reset "before" (Cho et al.): fills hs[1:], activates gates in place (which
+def _steps_before(W_h, b_h, gates, steps) -> None:
+    """The forward's time loop under reset "before" (Cho et al.): fills h_t, activates gates in place (which
     hold [-a_xr | -a_xz | a_xn] on entry, as in ``_steps_after``)."""
-    B, H = hs.shape[1:]
+    B, H, dtype = gates.shape[1], W_h.shape[1], gates.dtype
     # (H, 2H) and (H, H), two copies when B > 1 (dot on column blocks of one (H, 3H) copy was 1.25x slower)
-    W_hrz_T, W_hn_T = transposed(W_h[:2 * H], B, hs.dtype), transposed(W_h[2 * H:], B, hs.dtype)
-    a_rz, a_n = workspace.empty((B, 2 * H), hs.dtype), workspace.empty((B, H), hs.dtype)
-    scratch, one = workspace.empty((B, H), hs.dtype), np.array(1, hs.dtype)
-    rz, u_r, u_z, n = gates[..., :2 * H], *split_gates(gates)  # r and z hold u = 1/sigma until the loop ends
-    for (h_prev, h), rz_t, u_r_t, u_z_t, n_t in zip(itertools.pairwise(hs), rz, u_r, u_z, n):
+    W_hrz_T, W_hn_T = transposed(W_h[:2 * H], B, dtype), transposed(W_h[2 * H:], B, dtype)
+    a_rz, a_n = workspace.empty((B, 2 * H), dtype), workspace.empty((B, H), dtype)
+    scratch, one = workspace.empty((B, H), dtype), np.array(1, dtype)
+    # r and z hold u = 1/sigma until the loop ends
+    for h_prev, h, rz_t, u_r_t, u_z_t, n_t in steps:
         np.subtract(rz_t, h_prev.dot(W_hrz_T, a_rz), rz_t)  # [-a_r | -a_z]  (dot writes only contiguous arrays)
         _one_plus_exp(rz_t, one)  # [u_r | u_z] = 1 + exp(-a_x - a_h), in place
         n_t += np.divide(h_prev, u_r_t, scratch).dot(W_hn_T, a_n)  # a_xn + (r * h_{t-1}) W_hn^T
         np.tanh(n_t, n_t)  # n = tanh(a_xn + (r * h) W_hn^T + b_hn)
         _blend(h_prev, n_t, u_z_t, h, scratch)
+    rz = gates[..., :2 * H]
     np.reciprocal(rz, out=rz)  # [r | z] = 1/u for every step at once
 
 
@@ -230,30 +240,40 @@ def _backward_after(W_h: np.ndarray, cache: GRUCache, q: np.ndarray, e: np.ndarr
     with da_h = [da_r | da_z | dq] the first three blocks of y_t. The input side's da_n = dh_t dn_dh is taken
     for a block of steps at once, after them. Returns (da_h, da_n, dL/dh0).
     """
-    (T, B, H), hs = e.shape, cache.hs
-    dtype = np.result_type(e, cache.gates, W_h)
-    dh = workspace.empty((T, B, 1, H), dtype)  # dL/dh_t, the total
-    y = workspace.empty((T, B, 4, H), dtype)
-    da_h, dh_z = y[:, :, :3].reshape(T, B, 3 * H), y[:, :, 3:]  # (T, B, 3H) and (T, B, 1, H) views
-    da_n = workspace.empty((T, B, H), dtype)  # the input side's n rows (its r, z rows are da_h's)
-    dh_next = np.zeros((B, 1, H), dtype)  # 0 after the last step; dL/dh0 at the end (returned)
-    scratch = workspace.empty((B, H), dtype)  # da_h W_h (np.dot writes a contiguous 2-D array)
+    B, H = e.shape[1:]
+    dh, y, da_h, da_n, scratch, factors, blocks = workspace.plan(after_buffers, e, np.result_type(e, cache.gates, W_h))
+    dh_next = np.zeros((B, 1, H), dh.dtype)  # 0 after the last step; dL/dh0 at the end (returned)
     scratch_1 = scratch[:, None]  # (B, 1, H): the shape of dh_next
-    blocks = reversed_blocks(T, y[0].nbytes)
-    n = blocks[0][1] - blocks[0][0]  # steps in a block (the first is the longest)
-    factors = (workspace.empty((n, B, H), dtype), workspace.empty((n, B, 2, H), dtype),
-               workspace.empty((n, B, 2, H), dtype))  # dn_dh, scratch
-    for t0, t1 in blocks:  # each block's g goes where its y goes, and is multiplied by dh_t in place
-        _, dn_dh_block = after_factors(cache.gates[t0:t1], hs[t0:t1], q[t0:t1],
+    for t0, t1, steps in blocks:  # each block's g goes where its y goes, and is multiplied by dh_t in place
+        _, dn_dh_block = after_factors(cache.gates[t0:t1], cache.hs[t0:t1], q[t0:t1],
                                        (y[t0:t1], *(x[:t1 - t0] for x in factors)))
-        steps = [x[t0:t1][::-1] for x in (e[:, :, None], dh, y, da_h, dh_z)]
-        for e_t, dh_t, y_t, da_h_t, dh_z_t in zip(*steps):  # t = t1-1, ..., t0
+        for e_t, dh_t, y_t, da_h_t, dh_z_t in steps:  # t = t1-1, ..., t0
             np.add(e_t, dh_next, dh_t)  # the direct term plus everything that flows back from h_{t+1}
             np.multiply(dh_t, y_t, y_t)  # y_t = dh_t * g_t = [da_r | da_z | dq | dh z]
             da_h_t.dot(W_h, scratch)  # through a_h = h_{t-1} W_h^T + b_h
             np.add(dh_z_t, scratch_1, dh_next)  # dh_{t-1} = dh z + da_h W_h
         np.multiply(dh[t0:t1, :, 0], dn_dh_block, da_n[t0:t1])  # da_n = dh dn_dh, input side
     return da_h, da_n, dh_next[:, 0]
+
+
+def after_buffers(e: np.ndarray, dtype) -> tuple:
+    """Uninitialised workspace arrays for ``_backward_after`` from e (T, B, H), and the views its steps write
+    through (kept between calls: ``workspace.plan``): dh (T, B, 1, H) the total dL/dh_t; y (T, B, 4, H); da_h
+    (T, B, 3H) and dh_z (T, B, 1, H), views of y; da_n (T, B, H), the input side's n rows (its r, z rows are
+    da_h's); scratch (B, H) for da_h W_h (np.dot writes a contiguous 2-D array); after_factors' other three
+    arrays for one block of steps; and the blocks (t0, t1, steps), the last first, with per step from t1-1 down
+    to t0 the views e_t, dh_t, y_t, da_h_t and dh_z_t."""
+    T, B, H = e.shape
+    dh, y = workspace.empty((T, B, 1, H), dtype), workspace.empty((T, B, 4, H), dtype)
+    da_h, dh_z = y[:, :, :3].reshape(T, B, 3 * H), y[:, :, 3:]  # (T, B, 3H) and (T, B, 1, H) views
+    da_n, scratch = workspace.empty((T, B, H), dtype), workspace.empty((B, H), dtype)
+    spans = reversed_blocks(T, y[0].nbytes)
+    n = spans[0][1] - spans[0][0]  # steps in a block (the first is the longest)
+    factors = (workspace.empty((n, B, H), dtype), workspace.empty((n, B, 2, H), dtype),
+               workspace.empty((n, B, 2, H), dtype))  # dn_dh, scratch
+    blocks = [(t0, t1, list(zip(*(x[t0:t1][::-1] for x in (e[:, :, None], dh, y, da_h, dh_z)))))
+              for t0, t1 in spans]
+    return dh, y, da_h, da_n, scratch, factors, blocks
 
 
 def after_factors(gates: np.ndarray, h_prev: np.ndarray, q: np.ndarray, out: tuple | None = None):
@@ -288,22 +308,14 @@ def after_factors(gates: np.ndarray, h_prev: np.ndarray, q: np.ndarray, out: tup
 
 def _backward_before(W_h: np.ndarray, cache: GRUCache, e: np.ndarray):
     """recurrence_backward under reset "before" (Cho et al.): da_x (both sides), its n rows, and dL/dh0."""
-    hs = cache.hs
-    (T, B), H = e.shape[:2], hs.shape[-1]
+    hs, (B, H) = cache.hs, e.shape[1:]
     W_hrz, W_hn = W_h[:2 * H], W_h[2 * H:]
-    da_x = workspace.empty((T, B, 3 * H), np.result_type(e, cache.gates, W_h))
+    da_x, factors, blocks = workspace.plan(before_buffers, e, cache.gates, np.result_type(e, cache.gates, W_h))
     dh = np.zeros((B, H), da_x.dtype)  # dL/dh_t; it starts as dh_next = 0 after the last step (returned)
     ds, scratch = workspace.empty((B, H), da_x.dtype), workspace.empty((B, H), da_x.dtype)
-    r, z = split_gates(cache.gates)[:2]  # (T, B, H) views
-    da_r, da_z, da_n = split_gates(da_x)
-    da_rz = da_x[..., :2 * H]
-    blocks = reversed_blocks(T, da_x[0].nbytes)
-    factors = workspace.empty((3, blocks[0][1] - blocks[0][0], B, H), da_x.dtype)
-    for t0, t1 in blocks:
-        local = local_derivatives(cache.gates[t0:t1], hs[t0:t1], hs[t0:t1], factors[:, :t1 - t0])
-        block = [x[t0:t1] for x in (e, da_r, da_z, da_rz, da_n, r, z)] + list(local)
-        for e_t, da_r_t, da_z_t, da_rz_t, da_n_t, r_t, z_t, dn_dh, dz_dh, dr_d in zip(
-                *(x[::-1] for x in block)):  # t = t1-1, ..., t0
+    for t0, t1, steps in blocks:
+        local_derivatives(cache.gates[t0:t1], hs[t0:t1], hs[t0:t1], factors[:, :t1 - t0])
+        for e_t, da_r_t, da_z_t, da_rz_t, da_n_t, r_t, z_t, dn_dh, dz_dh, dr_d in steps:  # t = t1-1, ..., t0
             dh += e_t  # the direct term plus everything that flows back from h_{t+1}
             np.multiply(dh, dn_dh, da_n_t)  # h = (1 - z) n + z h_prev, n = tanh(a_n)
             np.multiply(dh, dz_dh, da_z_t)  # z = sigma(a_z)
@@ -312,7 +324,22 @@ def _backward_before(W_h: np.ndarray, cache: GRUCache, e: np.ndarray):
             dh *= z_t
             dh += da_rz_t.dot(W_hrz, scratch)
             dh += np.multiply(ds, r_t, ds)  # dh_next = dh z + da_rz W_hrz + ds r
-    return da_x, da_n, dh
+    return da_x, split_gates(da_x)[2], dh
+
+
+def before_buffers(e: np.ndarray, gates: np.ndarray, dtype) -> tuple:
+    """Uninitialised workspace arrays for ``_backward_before`` from e (T, B, H) through the forward's gates
+    (T, B, 3H), and the views its steps read and write (kept between calls: ``workspace.plan``): da_x (T, B, 3H);
+    local_derivatives' (3, steps in a block, B, H); and the blocks (t0, t1, steps), the last first, with per step
+    from t1-1 down to t0 e_t, da_r_t, da_z_t, [da_r | da_z]_t, da_n_t, r_t, z_t and the three local factors."""
+    T, B, H = e.shape
+    da_x = workspace.empty((T, B, 3 * H), dtype)
+    spans = reversed_blocks(T, da_x[0].nbytes)
+    factors = workspace.empty((3, spans[0][1] - spans[0][0], B, H), dtype)
+    rows = (e, *split_gates(da_x)[:2], da_x[..., :2 * H], split_gates(da_x)[2], *split_gates(gates)[:2])
+    blocks = [(t0, t1, list(zip(*(x[::-1] for x in (*(x[t0:t1] for x in rows), *factors[:, :t1 - t0])))))
+              for t0, t1 in spans]
+    return da_x, factors, blocks
 
 
 def local_derivatives(gates: np.ndarray, h_prev: np.ndarray, x: np.ndarray, out: np.ndarray | None = None):

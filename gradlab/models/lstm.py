@@ -201,16 +201,10 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tu
     # activate(a) = mult / (1 + exp(a * scale)) + shift; a * scale is taken in the weights and the input
     # projection, once: scaling by -1 or -2 is exact, so (h W^T) * scale == h (W^T * scale) bit for bit
     W_h_T_scaled = scaled_transpose(params["W_h"], k.scale, B, dtype)  # (H, 4H)
-    hs, cs = workspace.empty((T + 1, B, H), dtype), workspace.empty((T + 1, B, H), dtype)
-    gates, tanh_cs = workspace.empty((T, B, 4 * H), dtype), workspace.empty((T, B, H), dtype)
+    hs, cs, gates, tanh_cs, ig, h_W, mult, shift, one, steps = workspace.plan(forward_buffers, T, B, H, dtype)
     linear(xs, params["W_x"], params["b"], out=gates)  # x_t W_x^T + b for every t at once, where the gates go
     gates *= k.scale
-    ig, h_W = workspace.empty((B, H), dtype), workspace.empty((B, 4 * H), dtype)  # scratch: i * g, h W^T
-    # (B, 4H) copies of the per-column constants and a 0-d one: NumPy runs a ufunc faster on operands of
-    # the output's shape than on a broadcast row or a Python scalar (~1 us a call at B = 1)
-    mult, shift, one = tiled(k.mult, B, dtype), tiled(k.shift, B, dtype), np.array(1, dtype)
     hs[0], cs[0] = h0, c0
-    steps = zip(hs[:-1], hs[1:], cs[:-1], cs[1:], gates, tanh_cs, *split_gates(gates))
     with np.errstate(over="ignore"):  # exp(x) = inf where x >> 0 gives sigma = 0 and g = -1, as it should
         for h_prev, h, c_prev, c, a, tanh_c, i, f, g, o in steps:
             a += h_prev.dot(W_h_T_scaled, h_W)  # a_t * scale, a_t = x_t W_x^T + b + h_{t-1} W_h^T
@@ -223,6 +217,33 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray, c0: np.ndarray) -> tu
             np.multiply(o, np.tanh(c, tanh_c), h)  # h_t = o * tanh(c_t)
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
     return logits, LSTMCache(xs, hs, cs, gates, tanh_cs)
+
+
+class ForwardBuffers(NamedTuple):
+    """The forward's arrays, and the views its steps write through (kept between calls: ``workspace.plan``)."""
+
+    hs: np.ndarray  # (T+1, B, H)
+    cs: np.ndarray  # (T+1, B, H)
+    gates: np.ndarray  # (T, B, 4H)
+    tanh_cs: np.ndarray  # (T, B, H)
+    ig: np.ndarray  # (B, H) scratch: i * g
+    h_W: np.ndarray  # (B, 4H) scratch: h W^T
+    # (B, 4H) copies of the per-column constants and a 0-d one: NumPy runs a ufunc faster on operands of
+    # the output's shape than on a broadcast row or a Python scalar (~1 us a call at B = 1)
+    mult: np.ndarray
+    shift: np.ndarray
+    one: np.ndarray
+    steps: list  # per t: h_{t-1}, h_t, c_{t-1}, c_t, gates_t, tanh(c_t), i_t, f_t, g_t, o_t
+
+
+def forward_buffers(T: int, B: int, H: int, dtype) -> ForwardBuffers:
+    """Uninitialised arrays for a forward of T steps, B rows, H units (workspace memory), and their steps."""
+    k = gate_constants(H, dtype)
+    hs, cs = workspace.empty((T + 1, B, H), dtype), workspace.empty((T + 1, B, H), dtype)
+    gates, tanh_cs = workspace.empty((T, B, 4 * H), dtype), workspace.empty((T, B, H), dtype)
+    steps = list(zip(hs[:-1], hs[1:], cs[:-1], cs[1:], gates, tanh_cs, *split_gates(gates)))
+    return ForwardBuffers(hs, cs, gates, tanh_cs, workspace.empty((B, H), dtype), workspace.empty((B, 4 * H), dtype),
+                          tiled(k.mult, B, dtype), tiled(k.shift, B, dtype), np.array(1, dtype), steps)
 
 
 def cell_backward(dh: np.ndarray, dc_next: np.ndarray, gates: np.ndarray, c_prev: np.ndarray,
@@ -247,18 +268,13 @@ def recurrence_backward(W_h: np.ndarray, cache: LSTMCache, e: np.ndarray, step: 
     """
     if step is not cell_backward:
         return _recurrence_backward_with(step, W_h, cache, e)
-    T, B, H = e.shape
-    da = workspace.empty((T, B, 4 * H), np.result_type(e, cache.gates, W_h))
-    f = split_gates(cache.gates)[1]
+    B, H = e.shape[1:]
+    da, scratch, dc_dh, blocks = workspace.plan(backward_buffers, e, cache.gates, np.result_type(e, cache.gates, W_h))
     dh, dc = np.zeros((B, H), da.dtype), np.zeros((B, H), da.dtype)  # dh_next and dc_next after step T (returned)
-    scratch, dc_3, da4 = workspace.empty((B, H), da.dtype), dc[:, None], da.reshape(T, B, 4, H)  # dc_3: dc per gate row
-    blocks = reversed_blocks(T, da[0].nbytes)
-    dc_dh_block = workspace.empty((blocks[0][1] - blocks[0][0], B, H), da.dtype)
-    for t0, t1 in blocks:  # each block's local derivatives go where its da goes, and are multiplied in place
-        _, dc_dh = local_derivatives(cache.gates[t0:t1], cache.cs[t0:t1], cache.tanh_cs[t0:t1], da[t0:t1],
-                                     dc_dh_block[:t1 - t0])
-        block = (e[t0:t1], dc_dh, da[t0:t1], da4[t0:t1, :, :3], da4[t0:t1, :, 3], f[t0:t1])
-        for e_t, dc_dh_t, da_t, da_ifg, da_o, f_t in zip(*(x[::-1] for x in block)):  # t = t1-1 .. t0
+    dc_3 = dc[:, None]  # dc per gate row
+    for t0, t1, steps in blocks:  # each block's local derivatives go where its da goes, and are multiplied in place
+        local_derivatives(cache.gates[t0:t1], cache.cs[t0:t1], cache.tanh_cs[t0:t1], da[t0:t1], dc_dh[:t1 - t0])
+        for e_t, dc_dh_t, da_t, da_ifg, da_o, f_t in steps:  # t = t1-1 .. t0
             dh += e_t  # dh_t = e_t + dh_next
             dc += np.multiply(dh, dc_dh_t, scratch)  # dc_t = dc_next + dh_t * o (1 - tanh(c_t)^2)
             np.multiply(dc_3, da_ifg, da_ifg)  # [da_i, da_f, da_g] = dc * local[:3]
@@ -266,6 +282,31 @@ def recurrence_backward(W_h: np.ndarray, cache: LSTMCache, e: np.ndarray, step: 
             dc *= f_t  # dc_next for step t-1: c_t depends on c_{t-1} through f
             da_t.dot(W_h, dh)  # dh_next = dL/dh_{t-1} through a_t = ... + h_{t-1} W_h^T
     return da, dh, dc
+
+
+class BackwardBuffers(NamedTuple):
+    """The backward's arrays, and the views its steps write through (kept between calls: ``workspace.plan``)."""
+
+    da: np.ndarray  # (T, B, 4H)
+    scratch: np.ndarray  # (B, H)
+    dc_dh: np.ndarray  # (steps in a block, B, H): one block's local derivative of c through h
+    blocks: list  # (t0, t1, steps) from the last block to the first; steps from t1-1 down to t0 of
+    #               e_t, dc_dh_t, da_t, [da_i | da_f | da_g] (B, 3, H), da_o, f_t
+
+
+def backward_buffers(e: np.ndarray, gates: np.ndarray, dtype) -> BackwardBuffers:
+    """Uninitialised arrays for a backward from e (T, B, H) through the forward's gates (T, B, 4H), and their
+    steps' views of e, of the gate f and of themselves."""
+    T, B, H = e.shape
+    da = workspace.empty((T, B, 4 * H), dtype)
+    da4, f = da.reshape(T, B, 4, H), split_gates(gates)[1]
+    spans = reversed_blocks(T, da[0].nbytes)
+    dc_dh = workspace.empty((spans[0][1] - spans[0][0], B, H), dtype)
+    blocks = []
+    for t0, t1 in spans:
+        block = (e[t0:t1], dc_dh[:t1 - t0], da[t0:t1], da4[t0:t1, :, :3], da4[t0:t1, :, 3], f[t0:t1])
+        blocks.append((t0, t1, list(zip(*(x[::-1] for x in block)))))
+    return BackwardBuffers(da, workspace.empty((B, H), dtype), dc_dh, blocks)
 
 
 def local_derivatives(gates: np.ndarray, c_prev: np.ndarray, tanh_c: np.ndarray, local: np.ndarray | None = None,

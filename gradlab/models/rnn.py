@@ -155,15 +155,21 @@ def _forward(params: dict, xs: np.ndarray, h0: np.ndarray) -> tuple[np.ndarray, 
     """forward, on arguments already checked."""
     dtype = np.result_type(xs, h0, *params.values())
     W_hh_T = transposed(params["W_hh"], h0.shape[0], dtype)  # (H, H)
-    hs = workspace.empty((xs.shape[0] + 1, *h0.shape), dtype)
+    hs, scratch, steps = workspace.plan(forward_buffers, xs.shape[0], *h0.shape, dtype)
     hs[0] = h0
     linear(xs, params["W_xh"], params["b_h"], out=hs[1:])  # x_t W_xh^T + b_h for every t at once, where h_t goes
-    scratch = np.empty(h0.shape, dtype)
-    for h_prev, z in itertools.pairwise(hs):  # (h_{t-1}, where h_t goes)
+    for h_prev, z in steps:  # (h_{t-1}, where h_t goes)
         z += h_prev.dot(W_hh_T, scratch)  # z_t = x_t W_xh^T + b_h + h_{t-1} W_hh^T
         np.tanh(z, z)  # h_t = tanh(z_t), in place
     logits = linear(hs[1:], params["W_hy"], params["b_y"])  # (T, B, V)
     return logits, RNNCache(xs, hs)
+
+
+def forward_buffers(T: int, B: int, H: int, dtype) -> tuple[np.ndarray, np.ndarray, list]:
+    """hs (T+1, B, H) and a (B, H) scratch, uninitialised workspace arrays, and the steps' views (h_{t-1}, h_t) of
+    hs (kept between calls: ``workspace.plan``)."""
+    hs = workspace.empty((T + 1, B, H), dtype)
+    return hs, workspace.empty((B, H), dtype), list(itertools.pairwise(hs))
 
 
 def output_backward(params: dict, cache: RNNCache, dlogits: np.ndarray, out: dict | None = None) -> tuple[dict, np.ndarray]:
@@ -179,19 +185,28 @@ def output_backward(params: dict, cache: RNNCache, dlogits: np.ndarray, out: dic
     grads = {} if out is None else out
     grads["W_hy"] = outer_sum(dlogits, cache.hs[1:], out=grads.get("W_hy"))
     grads["b_y"] = time_sum(dlogits, grads.get("b_y"))
-    return grads, linear(dlogits, params["W_hy"].T)  # e_t = (p_t - y_t) W_hy, one GEMM for every t
+    e = workspace.plan(workspace.empty, cache.hs[1:].shape, np.result_type(dlogits, params["W_hy"]))  # kept: see plan
+    return grads, linear(dlogits, params["W_hy"].T, out=e)  # e_t = (p_t - y_t) W_hy, one GEMM for every t
 
 
 def recurrence_backward(W_hh: np.ndarray, hs: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """BPTT through h_t = tanh(z_t): dz (T, B, H) for every step, and dL/dh0 (B, H)."""
-    dz = np.square(hs[1:], out=workspace.empty(e.shape, np.result_type(e, hs, W_hh)))
+    dz, steps = workspace.plan(backward_buffers, e, np.result_type(e, hs, W_hh))
+    np.square(hs[1:], out=dz)
     np.subtract(1, dz, out=dz)  # tanh'(z_t) = 1 - h_t^2, for every t at once, where dz_t goes
     dh = np.zeros(dz.shape[1:], dz.dtype)  # dL/dh_t; it starts as dh_next = 0 after the last step (returned)
-    for e_t, dz_t in zip(e[::-1], dz[::-1]):  # t = T-1, ..., 0
+    for e_t, dz_t in steps:  # t = T-1, ..., 0
         dh += e_t  # the direct term plus everything that flowed back from h_{t+1}
         np.multiply(dh, dz_t, dz_t)  # dz_t = dh_t * (1 - h_t^2), in place
         dz_t.dot(W_hh, dh)  # dh_next = dL/dh_{t-1} through z_t = ... + h_{t-1} W_hh^T
     return dz, dh
+
+
+def backward_buffers(e: np.ndarray, dtype) -> tuple[np.ndarray, list]:
+    """dz (T, B, H), an uninitialised workspace array, and the steps' views (e_t, dz_t) for t = T-1, ..., 0
+    (kept between calls: ``workspace.plan``)."""
+    dz = workspace.empty(e.shape, dtype)
+    return dz, list(zip(e[::-1], dz[::-1]))
 
 
 def hidden_grads(cache: RNNCache, dz: np.ndarray, dh0: np.ndarray, out: dict | None = None) -> dict[str, np.ndarray]:

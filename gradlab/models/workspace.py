@@ -55,6 +55,15 @@ def prime_malloc() -> None:
         np.empty(MALLOC_PRIME_BYTES, np.uint8)  # freed at once
 
 
+class _Plan:
+    """One ``plan`` of a key: the arguments and value of its last build, and the memory its requests got."""
+
+    __slots__ = ("args", "buffers", "value")
+
+    def __init__(self):
+        self.args, self.value, self.buffers = None, None, []
+
+
 class _Pool(threading.local):
     """One thread's buffers: per key of ``reusing``, raw bytes, one per request position of that key's last call."""
 
@@ -64,6 +73,10 @@ class _Pool(threading.local):
         self.depth = 0  # nesting of reusing(); requests are served from the pool while > 0
         self.position = 0  # the next request's position in the call order
         self.primed = False  # prime_malloc() has run for this thread's first reusing()
+        self.key = None  # the key of the call in progress
+        self.plans: dict = {}  # (key, build) -> [_Plan], one per time the call asks for that build
+        self.uses: dict = {}  # build -> how many times the call in progress has asked for it
+        self.keep_small = False  # inside a plan's build, where every request is kept
 
 
 _pool = _Pool()
@@ -90,8 +103,9 @@ class reusing:  # lower case: used like a function, ``with reusing(key):``
     def __enter__(self) -> None:
         pool = _pool
         if pool.depth == 0:
-            pool.position = 0
+            pool.position, pool.key = 0, self.key
             pool.buffers = pool.kept.setdefault(self.key, [])
+            pool.uses.clear()
             if not pool.primed:
                 pool.primed = True
                 prime_malloc()
@@ -113,7 +127,7 @@ def empty(shape, dtype) -> np.ndarray:
         shape = (int(shape),)
         nbytes = shape[0] * dtype.itemsize
     pool = _pool
-    if nbytes < MIN_BYTES or pool.depth == 0:
+    if pool.depth == 0 or (nbytes < MIN_BYTES and not pool.keep_small):
         return np.empty(shape, dtype)
     shape = tuple(shape)
     i = pool.position
@@ -126,9 +140,53 @@ def empty(shape, dtype) -> np.ndarray:
     return pool.buffers[i][:nbytes].view(dtype).reshape(shape)
 
 
+def plan(build, *args):
+    """``build(*args)``, a call's buffers and their per-step views, built once and handed out again to the
+    next calls with the same key that ask for it with the same ``args`` (arrays compared by identity, the rest
+    by ==); outside ``reusing()``, built every time.
+
+    Why: a time loop's per-step views (``zip(hs[:-1], hs[1:], ...)``) cost ~55 ns each to make, and a
+    teaching-size LSTM call made ~400 of them, a tenth of its time; kept with the buffers they view, a call
+    makes none (benchmarks/README.md, twelfth round). The n-th request for ``build`` in a call gets the n-th
+    plan of its key, so one call can hold two of the same. Every ``empty`` inside ``build`` is kept whatever
+    its size, in the plan's own memory, by position: a rebuild for other ``args`` (another length, say)
+    reuses that memory as ``reusing`` does. What ``build`` returns must depend on nothing but its ``args``.
+    """
+    pool = _pool
+    if pool.depth == 0:
+        return build(*args)
+    n = pool.uses.get(build, 0)
+    pool.uses[build] = n + 1
+    plans = pool.plans.setdefault((pool.key, build), [])
+    if n == len(plans):
+        plans.append(_Plan())
+    kept = plans[n]
+    if kept.args is not None and _same(kept.args, args):
+        return kept.value
+    kept.args = kept.value = None  # until the build succeeds
+    outer = pool.buffers, pool.position, pool.keep_small
+    pool.buffers, pool.position, pool.keep_small = kept.buffers, 0, True
+    try:
+        value = build(*args)
+        del kept.buffers[pool.position:]
+    finally:
+        pool.buffers, pool.position, pool.keep_small = outer
+    kept.args, kept.value = args, value
+    return value
+
+
+def _same(args: tuple, kept: tuple) -> bool:
+    """Whether plan arguments match: arrays by identity (a kept plan holds the ones it was built on), the
+    rest (sizes, dtypes) by equality."""
+    return len(args) == len(kept) and all(
+        a is b or (not isinstance(a, np.ndarray) and not isinstance(b, np.ndarray) and a == b)
+        for a, b in zip(args, kept))
+
+
 def kept_bytes() -> int:
-    """Bytes this thread keeps between calls, over every key."""
-    return sum(b.nbytes for buffers in _pool.kept.values() for b in buffers)
+    """Bytes this thread keeps between calls, over every key, plans included."""
+    plans = (kept.buffers for plans in _pool.plans.values() for kept in plans)
+    return sum(b.nbytes for buffers in (*_pool.kept.values(), *plans) for b in buffers)
 
 
 def release() -> None:
@@ -136,6 +194,7 @@ def release() -> None:
     if _pool.depth:
         raise RuntimeError("workspace.release: called inside reusing(), where the memory is in use")
     _pool.kept.clear()
+    _pool.plans.clear()
     _pool.buffers = []
 
 

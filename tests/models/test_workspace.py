@@ -336,3 +336,132 @@ def test_the_memory_kept_does_not_grow_with_the_number_of_blocks(name, monkeypat
         model.grads(*model.random_problem(Sizes(T=T, B=2, D=3, H=4, V=5), seed=0))
         requests.append(len(workspace._pool.buffers))  # this thread's kept buffers, one per request of the call
     assert requests[0] == requests[1]
+
+
+# --- plan: a call's buffers and their per-step views, kept whole --------------------------------------------
+
+
+class Builds:
+    """A plan builder that counts its builds: two arrays (one far below MIN_BYTES) and the rows of the first."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, n, dtype):
+        self.count += 1
+        a, small = workspace.empty((n, 4), dtype), workspace.empty((2,), dtype)
+        return a, small, list(a)
+
+
+def test_outside_reusing_a_plan_is_built_every_time():
+    build = Builds()
+    first, second = workspace.plan(build, 3, np.float64), workspace.plan(build, 3, np.float64)
+    assert build.count == 2 and not np.shares_memory(first[0], second[0])
+    assert workspace.kept_bytes() == 0
+
+
+def test_the_next_call_gets_the_same_plan_and_its_views():
+    build = Builds()
+    with workspace.reusing():
+        first = workspace.plan(build, 3, np.float64)
+    with workspace.reusing():
+        again = workspace.plan(build, 3, np.float64)
+    assert build.count == 1 and again is first
+    assert workspace.kept_bytes() == first[0].nbytes + first[1].nbytes  # small requests kept too, in a plan
+
+
+def test_twin_other_args_rebuild_the_plan_on_its_memory():
+    """Another length rebuilds (the old views would be wrong), on the memory the plan had (no new faults)."""
+    build = Builds()
+    with workspace.reusing():
+        long = workspace.plan(build, 5, np.float64)
+    with workspace.reusing():
+        short = workspace.plan(build, 3, np.float64)
+    assert build.count == 2 and len(short[2]) == 3 and short[0].shape == (3, 4)
+    assert short[0].ctypes.data == long[0].ctypes.data
+
+
+def test_array_args_are_compared_by_identity():
+    build = Builds()
+    keyed = lambda e: build(e.shape[0], e.dtype)  # a plan of views of e would be built so
+    e = np.zeros((3, 4))
+    for arg in (e, e, e.copy()):  # equal values, but a different array: its views would be another's
+        with workspace.reusing():
+            workspace.plan(keyed, arg)
+    assert build.count == 2
+
+
+def test_two_requests_in_one_call_get_two_plans():
+    """A call that asks twice (two forwards, say) must not get the same arrays twice."""
+    build = Builds()
+    for _ in range(2):
+        with workspace.reusing():
+            a, b = workspace.plan(build, 3, np.float64), workspace.plan(build, 3, np.float64)
+            assert not np.shares_memory(a[0], b[0])
+    assert build.count == 2  # and each is kept for its turn in the next call
+
+
+def test_each_key_keeps_its_own_plans():
+    build = Builds()
+    plans = {}
+    for _ in range(2):
+        for key in ("rnn", "lstm"):
+            with workspace.reusing(key):
+                plans.setdefault(key, set()).add(id(workspace.plan(build, 3, np.float64)))
+    assert build.count == 2 and all(len(ids) == 1 for ids in plans.values())
+
+
+def test_a_failed_build_is_not_handed_out():
+    def failing(n):
+        workspace.empty((n,), np.float64)
+        raise ValueError("no")
+
+    with workspace.reusing(), pytest.raises(ValueError):
+        workspace.plan(failing, 3)
+    build = Builds()
+    with workspace.reusing():
+        assert len(workspace.plan(build, 3, np.float64)[2]) == 3
+        assert workspace.empty(BIG, np.float64).shape == BIG  # the call's own order is intact
+
+
+def test_release_frees_the_plans():
+    with workspace.reusing():
+        workspace.plan(Builds(), 3, np.float64)
+    assert workspace.kept_bytes() > 0
+    workspace.release()
+    assert workspace.kept_bytes() == 0
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_a_second_call_builds_no_views(name, monkeypatch):
+    """The point of plans: the steps' views are made once (a call of another length makes them anew)."""
+    built, counted, plan = [], {}, workspace.plan
+
+    def counting(build, *args):  # one counting wrapper per builder, so that plans are still found by builder
+        if build not in counted:
+            counted[build] = lambda *a: built.append(build) or build(*a)
+        return plan(counted[build], *args)
+
+    monkeypatch.setattr(workspace, "plan", counting)
+    model = MODELS[name]
+
+    def builds(T, seed):
+        built.clear()
+        model.grads(*model.random_problem(Sizes(T=T, B=2, D=3, H=4, V=5), seed=seed))
+        return len(built)
+
+    assert builds(3, 0) == len(counted) >= 3  # the forward's, e's and the backward's at least
+    assert builds(3, 1) == 0  # the same length: every plan handed out again
+    assert builds(4, 0) == len(counted)  # another length: every plan rebuilt
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_plans_give_the_same_numbers_at_alternating_lengths(name):
+    """Lengths T = 5, 3, 5 in turn (plans rebuilt on their own memory each time) == fresh forward + backward."""
+    model = MODELS[name]
+    for T, seed in ((5, 0), (3, 1), (5, 2)):
+        theta, xs, targets = model.random_problem(Sizes(T=T, B=2, D=3, H=4, V=5), seed=seed)
+        _, grads = model.grads(theta, xs, targets)
+        logits, cache = model.forward(model.params(theta), xs, model.state(theta))
+        fresh = model.backward(model.params(theta), cache, softmax_cross_entropy(logits, targets)[1])
+        assert all(np.array_equal(grads[k], fresh[k]) for k in fresh)
