@@ -34,7 +34,8 @@ are single (T*B)-row GEMMs. Dtype-generic (float32, float64, complex128). The ga
 1/(1 + exp(-a)): holomorphic, within an ulp of sigma itself deep in saturation, and an exp overflow
 (a < -709 in float64, < -88 in float32) gives sigma = 0 without a warning. (In complex128 such an a gives
 nan: the complex step needs pre-activations above -709, as any test of it has.) Speed: the time loops write
-into preallocated arrays in place and allocate nothing (benchmarks/README.md has the measurements);
+into preallocated arrays in place and allocate nothing, their per-step views kept between calls with the
+arrays (``workspace.plan``; benchmarks/README.md has the measurements);
 reset="after" keeps q_t = h_{t-1} W_hn^T + b_hn from the forward, so the backward needs no extra GEMM;
 the backward computes the factors that do not depend on dh a block of steps ahead (``after_factors``,
 ``local_derivatives``), so that a step under reset="after" is four NumPy calls (``_backward_after``).

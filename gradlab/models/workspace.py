@@ -22,6 +22,10 @@ mapped with mmap is freed, as happens whenever a program frees a large array; so
 of a thread allocates and frees one block of MALLOC_PRIME_BYTES (``prime_malloc``), which the benchmark's
 process had done anyway (JAX and PyTorch free larger ones). Elsewhere than glibc it is one allocation.
 
+``plan(build, *args)`` keeps more than memory: what ``build`` returns, the arrays of a loop together with the
+per-step views it iterates (``list(zip(hs[:-1], hs[1:], ...))``), handed out whole to the next call that asks
+with the same arguments. Made afresh, those views were a tenth of a teaching-size call.
+
 The contract that keeps this safe: nothing a function returns to the caller of ``loss_and_grads`` is
 (a view of) workspace memory; the returned gradients are fresh arrays, and tests/models/test_workspace.py
 checks that a second call leaves the first call's results unchanged. The memory is per thread, and each
@@ -39,7 +43,9 @@ import numpy as np
 MIN_BYTES = 1 << 20
 """Smaller requests get np.empty: glibc serves them from its heap, reusing memory the call has just
 freed, without page faults, and that keeps a small model's working set in L2. Kept instead, they made
-the teaching size 5-20% slower (the kept buffers and the fresh gradients no longer fit L2 together)."""
+the teaching size 5-20% slower (the kept buffers and the fresh gradients no longer fit L2 together), and
+in the twelfth round still 1-3.5% (benchmarks/README.md). Requests inside a ``plan``'s build are kept
+whatever their size: the views kept with them are worth more."""
 
 
 MALLOC_PRIME_BYTES = 4 << 20
