@@ -360,12 +360,18 @@ def test_outside_reusing_a_plan_is_built_every_time():
     assert workspace.kept_bytes() == 0
 
 
+def plan_in_two_calls(build, first: int, second: int):
+    """The plans of build(n, float64) that two calls of one key get, for n = first, then second."""
+    plans = []
+    for n in (first, second):
+        with workspace.reusing():
+            plans.append(workspace.plan(build, n, np.float64))
+    return plans
+
+
 def test_the_next_call_gets_the_same_plan_and_its_views():
     build = Builds()
-    with workspace.reusing():
-        first = workspace.plan(build, 3, np.float64)
-    with workspace.reusing():
-        again = workspace.plan(build, 3, np.float64)
+    first, again = plan_in_two_calls(build, 3, 3)
     assert build.count == 1 and again is first
     assert workspace.kept_bytes() == first[0].nbytes + first[1].nbytes  # small requests kept too, in a plan
 
@@ -373,10 +379,7 @@ def test_the_next_call_gets_the_same_plan_and_its_views():
 def test_twin_other_args_rebuild_the_plan_on_its_memory():
     """Another length rebuilds (the old views would be wrong), on the memory the plan had (no new faults)."""
     build = Builds()
-    with workspace.reusing():
-        long = workspace.plan(build, 5, np.float64)
-    with workspace.reusing():
-        short = workspace.plan(build, 3, np.float64)
+    long, short = plan_in_two_calls(build, 5, 3)
     assert build.count == 2 and len(short[2]) == 3 and short[0].shape == (3, 4)
     assert short[0].ctypes.data == long[0].ctypes.data
 
