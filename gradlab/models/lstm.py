@@ -30,7 +30,8 @@ are single (T*B)-row GEMMs. Every function is dtype-generic (float32, float64, c
 
 Speed (benchmarks/README.md has the measurements): the time loops write into preallocated arrays in
 place and allocate nothing, not even their per-step views: the arrays and the lists of views the loops
-iterate are kept between calls (``forward_buffers``, ``backward_buffers``, ``workspace.plan``). The forward activates all four gates with ONE exp over 4H columns:
+iterate are kept between calls (``forward_buffers``, ``backward_buffers``, ``workspace.plan``). The
+forward activates all four gates with ONE exp over 4H columns:
 sigma(a) = 1/(1 + exp(-a)) and tanh(a) = 2 sigma(2a) - 1, so [i | f | g | o] = mult / (1 + exp(a * scale))
 + shift with the per-column constants of ``gate_constants`` (NumPy's float64 exp costs half its tanh).
 It keeps sigma's relative accuracy deep in saturation, and an exp overflow (a below -709 for i, f, o and
