@@ -311,7 +311,7 @@ def _backward_before(W_h: np.ndarray, cache: GRUCache, e: np.ndarray):
     """recurrence_backward under reset "before" (Cho et al.): da_x (both sides), its n rows, and dL/dh0."""
     hs, (B, H) = cache.hs, e.shape[1:]
     W_hrz, W_hn = W_h[:2 * H], W_h[2 * H:]
-    da_x, factors, blocks = workspace.plan(before_buffers, e, cache.gates, np.result_type(e, cache.gates, W_h))
+    da_x, da_n, factors, blocks = workspace.plan(before_buffers, e, cache.gates, np.result_type(e, cache.gates, W_h))
     dh = np.zeros((B, H), da_x.dtype)  # dL/dh_t; it starts as dh_next = 0 after the last step (returned)
     ds, scratch = workspace.empty((B, H), da_x.dtype), workspace.empty((B, H), da_x.dtype)
     for t0, t1, steps in blocks:
@@ -325,22 +325,23 @@ def _backward_before(W_h: np.ndarray, cache: GRUCache, e: np.ndarray):
             dh *= z_t
             dh += da_rz_t.dot(W_hrz, scratch)
             dh += np.multiply(ds, r_t, ds)  # dh_next = dh z + da_rz W_hrz + ds r
-    return da_x, split_gates(da_x)[2], dh
+    return da_x, da_n, dh
 
 
 def before_buffers(e: np.ndarray, gates: np.ndarray, dtype) -> tuple:
     """Uninitialised workspace arrays for ``_backward_before`` from e (T, B, H) through the forward's gates
-    (T, B, 3H), and the views its steps read and write (kept between calls: ``workspace.plan``): da_x (T, B, 3H);
-    local_derivatives' (3, steps in a block, B, H); and the blocks (t0, t1, steps), the last first, with per step
+    (T, B, 3H), and the views its steps read and write (kept between calls: ``workspace.plan``): da_x (T, B, 3H)
+    and its n rows da_n; local_derivatives' (3, steps in a block, B, H); and the blocks (t0, t1, steps), the last first, with per step
     from t1-1 down to t0 e_t, da_r_t, da_z_t, [da_r | da_z]_t, da_n_t, r_t, z_t and the three local factors."""
     T, B, H = e.shape
     da_x = workspace.empty((T, B, 3 * H), dtype)
     spans = reversed_blocks(T, da_x[0].nbytes)
     factors = workspace.empty((3, spans[0][1] - spans[0][0], B, H), dtype)
-    rows = (e, *split_gates(da_x)[:2], da_x[..., :2 * H], split_gates(da_x)[2], *split_gates(gates)[:2])
+    da_r, da_z, da_n = split_gates(da_x)
+    rows = (e, da_r, da_z, da_x[..., :2 * H], da_n, *split_gates(gates)[:2])
     blocks = [(t0, t1, list(zip(*(x[::-1] for x in (*(x[t0:t1] for x in rows), *factors[:, :t1 - t0])))))
               for t0, t1 in spans]
-    return da_x, factors, blocks
+    return da_x, da_n, factors, blocks
 
 
 def local_derivatives(gates: np.ndarray, h_prev: np.ndarray, x: np.ndarray, out: np.ndarray | None = None):
